@@ -1,0 +1,81 @@
+"""One chat turn, shared by the JSON API and the WebSocket: store the question, ask the worker, map the outcome."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from portal.db import run_db
+from portal.mqtt import contract, gateway
+
+from . import services
+from .models import ChatSession
+from .serializers import message_json
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """`event` is the worker's final chat.reply or chat.error; `user_message` is None when it was rolled back."""
+
+    event: dict
+    user_message: dict | None
+
+    @property
+    def http_status(self) -> int:
+        if self.event["type"] == contract.CHAT_REPLY:
+            return 503 if self.event.get("is_error") else 200
+        return contract.HTTP_STATUS_FOR_ERROR.get(self.event["code"], 503)
+
+
+def chat_payload(session: ChatSession, content: str, overrides: dict) -> dict:
+    """The PROTOCOL.md chat request fields the web side owns (the worker adds requestId, clientId, replyTopic)."""
+    return {
+        "sessionId": session.session_key,
+        "message": content,
+        "systemPrompt": overrides.get("system_prompt", session.system_prompt),
+        "temperature": overrides.get("temperature", session.temperature),
+        "topP": overrides.get("top_p", session.top_p),
+        "maxTokens": overrides.get("max_tokens", session.max_tokens),
+    }
+
+
+async def unavailable_event() -> dict | None:
+    """A chat.error when no worker can take a request right now (checked before anything is stored)."""
+    availability = await gateway.worker_availability()
+    if availability.ok:
+        return None
+    event = contract.error_event(request_id=None, code=contract.ERROR_UNAVAILABLE, detail=availability.detail)
+    event["retry_after"] = availability.retry_after
+    return event
+
+
+async def chat_turn(
+    *,
+    session: ChatSession,
+    content: str,
+    overrides: dict,
+    notify_group: bool,
+    on_accepted: Callable[[str, dict], Awaitable[None]] | None = None,
+    request_id: str | None = None,
+) -> TurnResult:
+    """Ask the model one question; `on_accepted(request_id, user_message)` runs once a worker published it."""
+    if (refusal := await unavailable_event()) is not None:
+        return TurnResult(refusal, None)
+    request_id = request_id or services.new_request_id()
+    message = await run_db(services.user_message_create, session=session, content=content, request_id=request_id)
+    user_message = message_json(message)
+    outcome = await gateway.request_chat(
+        request_id=request_id,
+        session_key=session.session_key,
+        payload=chat_payload(session, content, overrides),
+        timeout=settings.CHAT_REPLY_TIMEOUT,
+        group=contract.chat_group(session.session_key) if notify_group else None,
+        user_message=user_message,
+        on_accepted=(lambda: on_accepted(request_id, user_message)) if on_accepted else None,
+    )
+    if not outcome.accepted:
+        # Nobody published it: take the question back so history shows no question without an answer.
+        await run_db(services.user_message_discard, message_id=message.id)
+        return TurnResult(outcome.event, None)
+    return TurnResult(outcome.event, user_message)

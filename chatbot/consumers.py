@@ -1,0 +1,138 @@
+"""The chat WebSocket `/ws/chat/<session id>/`: send questions, receive replies (see static/js/chat.js)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from portal.db import run_db
+from portal.http import InvalidInput
+from portal.mqtt import contract
+
+from . import selectors, services, validation
+from .chat_flow import chat_turn
+
+log = logging.getLogger("chatbot.consumers")
+
+MAX_FRAME_CHARS = 64 * 1024
+MAX_IN_FLIGHT = 3  # per socket: a user waits for answers, a script flooding one socket waits too
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.session = None
+        self.group = None
+        self.in_flight: set[asyncio.Task] = set()
+        # Requests this socket sent: their events reach it directly, so the session group's copy is skipped.
+        self.own_requests: deque[str] = deque(maxlen=256)
+        user = self.scope.get("user")
+        # Accept first, then close: a close code set before accepting never reaches the browser.
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.session = await run_db(
+                selectors.session_for_user, user=user, session_id=int(self.scope["url_route"]["kwargs"]["session_id"])
+            )
+        except Exception:  # Http404 or a malformed id: the same answer, so ids cannot be probed
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self._join(contract.chat_group(self.session.session_key))
+
+    async def _join(self, group: str) -> None:
+        if self.group == group:
+            return
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        for task in list(self.in_flight):
+            task.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.session is None:
+            return
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self._send_error(None, "invalid", f"Send JSON text frames of at most {MAX_FRAME_CHARS} characters.")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self._send_error(None, "invalid", "The frame is not valid JSON.")
+            return
+        await self.receive_json(data)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("type") != "chat.message":
+            await self._send_error(None, "invalid", "Expected {\"type\": \"chat.message\", \"content\": \"...\"}.")
+            return
+        try:
+            text = validation.chat_content(content)
+        except InvalidInput as exc:
+            await self._send_error(None, "invalid", exc.detail)
+            return
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            await self._send_error(None, "busy", "Please wait for the answers to your previous messages.")
+            return
+        task = asyncio.create_task(self._turn(text))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+
+    async def _turn(self, text: str) -> None:
+        try:
+            # Re-read the session: a reset gives it a new key (and so a new group) while the socket stays open.
+            self.session = await run_db(
+                selectors.session_for_user, user=self.scope["user"], session_id=self.session.id
+            )
+        except Exception:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self._join(contract.chat_group(self.session.session_key))
+
+        async def accepted(request_id: str, user_message: dict) -> None:
+            await self.send_json({"type": contract.CHAT_ACCEPTED, "request_id": request_id, "user_message": user_message})
+
+        request_id = services.new_request_id()
+        self.own_requests.append(request_id)
+        result = await chat_turn(
+            session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
+            request_id=request_id,
+        )
+        event = result.event
+        if event["type"] == contract.CHAT_REPLY:
+            await self.send_json({
+                "type": contract.CHAT_REPLY,
+                "request_id": event["request_id"],
+                "assistant_message": event["assistant_message"],
+                "is_error": event.get("is_error", False),
+            })
+        else:
+            await self._send_error(event.get("request_id"), event["code"], event["detail"])
+
+    async def _send_error(self, request_id, code: str, detail: str) -> None:
+        await self.send_json({"type": contract.CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail})
+
+    # -- events from the session group (requests sent by another tab or by the JSON API) ----------------
+    async def chat_accepted(self, event):
+        await self._forward(event)
+
+    async def chat_reply(self, event):
+        await self._forward({k: event.get(k) for k in ("type", "request_id", "assistant_message", "is_error")})
+
+    async def chat_error(self, event):
+        await self._forward({k: event.get(k) for k in ("type", "request_id", "code", "detail")})
+
+    async def _forward(self, event):
+        if event.get("request_id") not in self.own_requests:
+            await self.send_json(event)

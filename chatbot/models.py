@@ -1,0 +1,56 @@
+"""Chat sessions and their messages. Every object belongs to one user."""
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_session_key() -> str:
+    # Public on MQTT (it is the LLM's memory key), so unguessable and topic-safe: 16 hex characters.
+    return secrets.token_hex(8)
+
+
+class ChatSession(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
+    session_key = models.CharField(max_length=64, unique=True, default=new_session_key, editable=False)
+    title = models.CharField(max_length=200)
+    preset = models.CharField(max_length=50, blank=True)
+    system_prompt = models.TextField(blank=True)
+    temperature = models.FloatField(default=0.7)
+    top_p = models.FloatField(default=0.9)
+    max_tokens = models.PositiveIntegerField(default=512)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.owner})"
+
+
+class ChatMessage(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # MQTT QoS 1 may deliver a reply twice: the database keeps it once.
+            models.UniqueConstraint(
+                fields=["request_id", "role"], condition=~Q(request_id=""), name="chat_message_once_per_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"

@@ -1,0 +1,21 @@
+"""Reads of chat objects, always scoped to their owner (someone else's object is simply not found)."""
+from django.http import Http404
+
+from .models import ChatMessage, ChatSession
+
+
+def sessions_for_user(*, user):
+    return ChatSession.objects.filter(owner=user)
+
+
+def session_for_user(*, user, session_id: int) -> ChatSession:
+    """The user's session, or Http404 (also for another user's session, so ids cannot be probed)."""
+    session = ChatSession.objects.filter(owner=user, id=session_id).first()
+    if session is None:
+        raise Http404("No such chat session.")
+    return session
+
+
+def messages_for_session(*, session: ChatSession, limit: int = 500):
+    recent = ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:limit]
+    return list(reversed(recent))

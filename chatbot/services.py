@@ -1,0 +1,86 @@
+"""Writes of chat objects. Plain sync functions; async callers wrap them with portal.db.run_db."""
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from .models import ChatMessage, ChatSession, new_session_key
+from .presets import DEFAULT_PRESET, PRESETS_BY_KEY
+
+
+def session_create(*, owner, preset: str | None = None, **fields) -> ChatSession:
+    base = PRESETS_BY_KEY.get(preset or "", DEFAULT_PRESET)
+    values = {
+        "title": base.title,
+        "system_prompt": base.system_prompt,
+        "temperature": base.temperature,
+        "top_p": base.top_p,
+        "max_tokens": base.max_tokens,
+        **fields,
+    }
+    return ChatSession.objects.create(owner=owner, preset=base.key, **values)
+
+
+def session_update(*, session: ChatSession, **fields) -> ChatSession:
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.save()
+    return session
+
+
+@transaction.atomic
+def session_reset(*, session: ChatSession) -> ChatSession:
+    """Clear the history and forget the conversation on the LLM side.
+
+    The LLM service keeps memory per sessionId and has no reset topic for chat (PROTOCOL.md), so a fresh
+    session key is what makes it start over.
+    """
+    session.messages.all().delete()
+    session.session_key = new_session_key()
+    session.save()
+    return session
+
+
+def session_delete(*, session: ChatSession) -> None:
+    session.delete()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def user_message_create(*, session: ChatSession, content: str, request_id: str) -> ChatMessage:
+    message = ChatMessage.objects.create(
+        session=session, role=ChatMessage.Role.USER, content=content, request_id=request_id
+    )
+    ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+    return message
+
+
+def user_message_discard(*, message_id: int) -> None:
+    """Undo a user message whose request no worker accepted: a refused request leaves nothing behind."""
+    ChatMessage.objects.filter(pk=message_id, role=ChatMessage.Role.USER).delete()
+
+
+def assistant_message_store(
+    *, session: ChatSession, request_id: str, text: str, is_error: bool, metadata: dict
+) -> tuple[ChatMessage, bool]:
+    """Store a reply once per request id; (message, created). A duplicate returns the stored one."""
+    meta = dict(metadata)
+    if is_error:
+        meta["error"] = True
+    if request_id:
+        existing = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            message = ChatMessage.objects.create(
+                session=session, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
+            )
+    except IntegrityError:
+        # Two deliveries raced past the check above; the unique constraint picked the winner.
+        return ChatMessage.objects.get(request_id=request_id, role=ChatMessage.Role.ASSISTANT), False
+    ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+    return message, True

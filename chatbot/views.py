@@ -1,0 +1,88 @@
+"""Chat pages and JSON API. Thin: validate, call one service or selector, serialize."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from portal.api import json_api
+from portal.db import run_db
+from portal.http import json_error, parse_json_object
+
+from . import selectors, services, validation
+from .chat_flow import chat_turn
+from .presets import PRESETS
+from .serializers import message_json, session_json
+
+
+@login_required
+@ensure_csrf_cookie
+def chat_page(request):
+    return render(request, "chatbot/chat.html")
+
+
+@json_api("GET")
+def presets(request):
+    return JsonResponse({"presets": [p.as_dict() for p in PRESETS]})
+
+
+@json_api("GET", "POST")
+def sessions(request):
+    if request.method == "POST":
+        fields = validation.session_create(parse_json_object(request.body))
+        session = services.session_create(owner=request.user, **fields)
+        return JsonResponse(session_json(session), status=201)
+    rows = selectors.sessions_for_user(user=request.user)[:200]
+    return JsonResponse({"sessions": [session_json(s) for s in rows]})
+
+
+@json_api("GET", "PATCH", "DELETE")
+def session_detail(request, session_id: int):
+    session = selectors.session_for_user(user=request.user, session_id=session_id)
+    if request.method == "PATCH":
+        fields = validation.session_update(parse_json_object(request.body))
+        session = services.session_update(session=session, **fields)
+    elif request.method == "DELETE":
+        services.session_delete(session=session)
+        return HttpResponse(status=204)
+    return JsonResponse(session_json(session))
+
+
+@json_api("POST")
+def session_reset(request, session_id: int):
+    session = selectors.session_for_user(user=request.user, session_id=session_id)
+    return JsonResponse(session_json(services.session_reset(session=session)))
+
+
+@json_api("GET")
+def session_messages(request, session_id: int):
+    session = selectors.session_for_user(user=request.user, session_id=session_id)
+    return JsonResponse({"messages": [message_json(m) for m in selectors.messages_for_session(session=session)]})
+
+
+@json_api("POST")
+async def message_create(request):
+    """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
+    post = validation.message_post(parse_json_object(request.body))
+    user = await request.auser()
+    session = await run_db(selectors.session_for_user, user=user, session_id=post.session_id)
+    result = await chat_turn(session=session, content=post.content, overrides=post.overrides, notify_group=True)
+    event = result.event
+    if result.http_status == 200:
+        return JsonResponse({
+            "session": session_json(session),
+            "user_message": result.user_message,
+            "assistant_message": event["assistant_message"],
+            "raw_response": event["raw_response"],
+        })
+    if event.get("is_error"):
+        return json_error(
+            f"The language model reported an error: {event['raw_response'][:500]}",
+            503, code="llm_error", retry_after=5, user_message=result.user_message,
+            assistant_message=event["assistant_message"],
+        )
+    extra = {"code": event["code"], "user_message": result.user_message}
+    if result.http_status == 503:
+        extra["retry_after"] = event.get("retry_after") or 5
+    return json_error(event["detail"], result.http_status, **extra)

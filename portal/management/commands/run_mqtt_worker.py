@@ -1,0 +1,71 @@
+"""`python manage.py run_mqtt_worker`: holds the one MQTT connection (see portal/mqtt/engine.py)."""
+import asyncio
+import logging
+import signal
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
+
+from portal.mqtt.engine import EngineConfig, WorkerEngine
+from portal.mqtt.identity import claim_client_id
+from portal.mqtt.shared_state import redis_client
+
+log = logging.getLogger("portal.mqtt.worker")
+
+
+class Command(BaseCommand):
+    help = "Run the MQTT worker: publish what the web side asks for and relay replies back to it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--client-id",
+            help="Use exactly this MQTT client id (default: claim the lowest free <MQTT_CLIENT_ID>_w<N>).",
+        )
+
+    def handle(self, *args, **options):
+        exit_code = asyncio.run(self._serve(options.get("client_id")))
+        if exit_code:
+            raise SystemExit(exit_code)
+
+    async def _serve(self, fixed_client_id: str | None) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # The handler only sets a flag; the engine finishes its work and exits cleanly.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        redis = redis_client(settings.REDIS_URL)
+        client_id = await self._claim_id(redis, fixed_client_id, stop)
+        if client_id is None:
+            return 0
+        log.info("worker starting as %s", client_id)
+        worker = settings.WORKER
+        engine = WorkerEngine(
+            config=EngineConfig(
+                mqtt=settings.MQTT,
+                heartbeat_interval=worker["HEARTBEAT_INTERVAL"],
+                pending_max=worker["PENDING_MAX"],
+                pending_max_age=worker["PENDING_MAX_AGE"],
+                chat_reply_store=import_string(worker["CHAT_REPLY_STORE"]),
+            ),
+            client_id=client_id,
+            channel_layer=get_channel_layer(),
+            redis=redis,
+        )
+        return await engine.run(stop)
+
+    async def _claim_id(self, redis, fixed: str | None, stop: asyncio.Event) -> str | None:
+        """Redis may still be starting: keep trying until it answers or we are told to stop."""
+        ttl = max(3 * settings.WORKER["HEARTBEAT_INTERVAL"], 10.0)
+        while not stop.is_set():
+            try:
+                return await claim_client_id(redis, fixed or settings.MQTT["CLIENT_ID"], ttl, fixed=bool(fixed))
+            except (OSError, RedisError) as exc:
+                log.warning("waiting for Redis to claim a client id: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+        return None

@@ -1,0 +1,93 @@
+"""The message contract between the web side (views, consumers) and the MQTT worker.
+
+Both sides speak only through the channel layer using these names and event shapes; nobody outside
+portal/mqtt/client.py touches paho. Keeping every type string here means a typo is an import error,
+not a message that silently goes nowhere.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Every worker receives from this one channel; channels-redis hands each message to exactly one receiver,
+# so several workers share the load.
+WORKER_CHANNEL = "mqtt-worker"
+
+# web -> worker
+CHAT_REQUEST = "chat.request"  # publish a chat request and route its reply back
+MQTT_PUBLISH = "mqtt.publish"  # fire-and-forget publish (maze state, templates, clear/delete)
+
+# worker -> web
+CHAT_ACCEPTED = "chat.accepted"  # the worker took the request and published it
+CHAT_REPLY = "chat.reply"  # the assistant's answer, already stored
+CHAT_ERROR = "chat.error"  # a clear failure: see ERROR_* below
+MAZE_HINT = "maze.hint"  # a hint for one maze game session
+
+# chat.error codes, each with the HTTP status the API answers with.
+ERROR_TIMEOUT = "timeout"  # no reply before the deadline -> 504
+ERROR_UNAVAILABLE = "unavailable"  # no worker / broker / LLM -> 503
+ERROR_BUSY = "busy"  # too many requests waiting -> 503
+ERROR_LLM = "llm_error"  # the LLM service answered with an error -> 503
+ERROR_SHUTDOWN = "shutdown"  # the worker is stopping -> 503
+
+HTTP_STATUS_FOR_ERROR = {
+    ERROR_TIMEOUT: 504,
+    ERROR_UNAVAILABLE: 503,
+    ERROR_BUSY: 503,
+    ERROR_LLM: 503,
+    ERROR_SHUTDOWN: 503,
+}
+
+_GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _group(prefix: str, key: str) -> str:
+    # Channels group names allow only ASCII letters, digits, '-', '_' and '.', under 100 characters.
+    return f"{prefix}.{_GROUP_UNSAFE.sub('_', key)}"[:99]
+
+
+def chat_group(session_key: str) -> str:
+    """Every open chat socket of one session listens here."""
+    return _group("chat", session_key)
+
+
+def hint_group(session_key: str) -> str:
+    """Every open maze socket of one game session listens here."""
+    return _group("hint", session_key)
+
+
+def chat_request_event(
+    *,
+    request_id: str,
+    session_key: str,
+    payload: dict[str, Any],
+    timeout: float,
+    accept_by: float,
+    reply_channel: str | None = None,
+    group: str | None = None,
+    user_message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A chat request. `payload` holds the PROTOCOL.md fields the worker does not add itself.
+
+    `accept_by` is a wall-clock deadline: a request still queued after it (its sender already gave up
+    with a 503) is dropped by the worker instead of being published late.
+    """
+    return {
+        "type": CHAT_REQUEST,
+        "request_id": request_id,
+        "session_key": session_key,
+        "payload": payload,
+        "timeout": timeout,
+        "accept_by": accept_by,
+        "reply_channel": reply_channel,
+        "group": group,
+        "user_message": user_message,
+    }
+
+
+def publish_event(*, topic: str, payload: dict[str, Any], qos: int, retain: bool = False) -> dict[str, Any]:
+    return {"type": MQTT_PUBLISH, "topic": topic, "payload": payload, "qos": qos, "retain": retain}
+
+
+def error_event(*, request_id: str | None, code: str, detail: str) -> dict[str, Any]:
+    return {"type": CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail}

@@ -1,0 +1,479 @@
+"""The MQTT worker's engine: relays between the channel layer and the one MQTT connection.
+
+Three asyncio tasks share one event loop: the inbox (requests from web processes), the MQTT inbound queue
+(messages handed over by the link thread) and housekeeping (deadlines, probe, heartbeat). Nothing here
+blocks the loop: database writes go through sync_to_async, MQTT I/O happens on the link's own thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+from . import contract
+from .client import LinkConfig, MqttLink
+from .pending import PendingRegistry, PendingRequest, RecentIds
+from .payloads import MalformedPayload, parse_chat_reply, parse_hint, parse_status
+from .shared_state import remove_worker_state, write_worker_state
+from .identity import release_lease, renew_lease
+from .topics import hint_base, parse_reply_topic, reply_topic, session_from_hint_topic
+
+log = logging.getLogger("portal.mqtt.worker")
+
+INBOUND_QUEUE_MAX = 10000
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    mqtt: dict[str, Any]
+    heartbeat_interval: float
+    pending_max: int
+    pending_max_age: float
+    chat_reply_store: Callable[..., dict | None]
+    housekeeping_interval: float = 0.2
+
+    @property
+    def response_base(self) -> str:
+        return self.mqtt["TOPIC_ASSISTANT_RESPONSE"].rstrip("/")
+
+
+@dataclass
+class Counters:
+    messages_in: int = 0
+    messages_out: int = 0
+    malformed: int = 0
+    replies_delivered: int = 0
+    replies_late: int = 0
+    replies_duplicate: int = 0
+    replies_foreign: int = 0
+    timeouts: int = 0
+    refused_busy: int = 0
+    refused_unavailable: int = 0
+    dropped_stale: int = 0
+    reconnects: int = 0
+    probe_failures: int = 0
+    inbound_dropped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ProbeState:
+    token: str | None = None
+    sent_at: float = 0.0  # monotonic
+    last_rtt_ms: float | None = None
+    last_ok_at: float | None = None  # wall clock
+    consecutive_failures: int = 0
+
+
+@dataclass
+class LlmStatus:
+    online: bool | None = None  # None: never heard of it
+    service: str = ""
+    last_seen: float | None = None  # wall clock of the last status message
+
+
+@dataclass
+class WorkerRuntime:
+    """Everything the heartbeat publishes about this worker."""
+
+    started_at: float = field(default_factory=time.time)
+    connected_since: float | None = None
+    last_activity_at: float | None = None
+    last_disconnect_reason: str = ""
+    counters: Counters = field(default_factory=Counters)
+    probe: ProbeState = field(default_factory=ProbeState)
+    llm: LlmStatus = field(default_factory=LlmStatus)
+
+
+class WorkerEngine:
+    def __init__(self, *, config: EngineConfig, client_id: str, channel_layer, redis):
+        self.config = config
+        self.client_id = client_id
+        self.layer = channel_layer
+        self.redis = redis
+        self.pending = PendingRegistry(config.pending_max)
+        self.recent = RecentIds()
+        self.runtime = WorkerRuntime()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbound: asyncio.Queue | None = None
+        self._accepting = True
+        m = config.mqtt
+        self.probe_topic = f"{m['TOPIC_PROBE'].rstrip('/')}/{client_id}"
+        self.hint_topic = m["TOPIC_HINT"]
+        self.status_topics = tuple(m["TOPIC_LLM_STATUS"])
+        self.link = MqttLink(
+            LinkConfig(
+                host=m["BROKER_HOST"],
+                port=m["BROKER_PORT"],
+                client_id=client_id,
+                keepalive=m["KEEPALIVE"],
+                username=m["USERNAME"],
+                password=m["PASSWORD"],
+                subscriptions=(
+                    (f"{config.response_base}/#", 1),
+                    (f"{hint_base(self.hint_topic)}/+", 1),
+                    (self.probe_topic, 0),
+                    *((t, 1) for t in self.status_topics),
+                ),
+                reconnect_min_delay=m["RECONNECT_MIN_DELAY"],
+                reconnect_max_delay=m["RECONNECT_MAX_DELAY"],
+                max_reconnect_attempts=m["MAX_RECONNECT_ATTEMPTS"],
+            ),
+            on_message=self._from_link_message,
+            on_state=self._from_link_state,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until `stop` is set (exit code 0) or the reconnect limit is reached (exit code 1)."""
+        self._loop = asyncio.get_running_loop()
+        self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
+        self.link.start()
+        tasks = [
+            asyncio.create_task(self._inbox_loop(), name="inbox"),
+            asyncio.create_task(self._inbound_loop(), name="mqtt-inbound"),
+            asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+        ]
+        await self._heartbeat()
+        stopper = asyncio.create_task(stop.wait())
+        while not stopper.done() and self.link.fatal_error is None:
+            await asyncio.wait([stopper, *tasks], timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception():
+                    log.error("task %s died", task.get_name(), exc_info=task.exception())
+        await self._shutdown(tasks, stopper)
+        return 1 if self.link.fatal_error is not None else 0
+
+    async def _shutdown(self, tasks: list[asyncio.Task], stopper: asyncio.Task) -> None:
+        log.info("shutting down: answering %d waiting request(s)", len(self.pending))
+        self._accepting = False
+        stopper.cancel()
+        tasks[0].cancel()  # stop taking new requests first
+        for request in self.pending.pop_all():
+            await self._deliver(
+                request,
+                contract.error_event(
+                    request_id=request.request_id,
+                    code=contract.ERROR_SHUTDOWN,
+                    detail="The chat service is restarting. Please try again in a moment.",
+                ),
+            )
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(self.link.stop)
+        try:
+            await remove_worker_state(self.redis, self.client_id)
+            await release_lease(self.redis, self.client_id)
+        except Exception as exc:  # noqa: BLE001 - Redis may be the thing that is down
+            log.warning("could not clear worker state: %s", exc)
+        log.info("worker %s stopped", self.client_id)
+
+    # -- link thread -> event loop -----------------------------------------------------------------------
+    def _from_link_message(self, topic: str, payload: bytes) -> None:
+        self._loop.call_soon_threadsafe(self._enqueue_inbound, topic, payload)
+
+    def _enqueue_inbound(self, topic: str, payload: bytes) -> None:
+        try:
+            self._inbound.put_nowait((topic, payload))
+        except asyncio.QueueFull:
+            # Bounded on purpose: a flood must not grow memory; QoS 0 probes and floods are what gets lost.
+            self.runtime.counters.inbound_dropped += 1
+
+    def _from_link_state(self, connected: bool, reason: str) -> None:
+        self._loop.call_soon_threadsafe(self._on_link_state, connected, reason)
+
+    def _on_link_state(self, connected: bool, reason: str) -> None:
+        if connected:
+            if self.runtime.connected_since is None and self.runtime.last_disconnect_reason:
+                self.runtime.counters.reconnects += 1
+            self.runtime.connected_since = time.time()
+            self.runtime.last_activity_at = time.time()
+            self.runtime.probe = ProbeState(last_rtt_ms=self.runtime.probe.last_rtt_ms)
+        else:
+            self.runtime.connected_since = None
+            self.runtime.last_disconnect_reason = reason
+        asyncio.ensure_future(self._heartbeat())
+
+    # -- web -> MQTT -------------------------------------------------------------------------------------
+    async def _inbox_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                event = await self.layer.receive(contract.WORKER_CHANNEL)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis restarts must not end the worker
+                failures += 1
+                log.warning("channel layer receive failed (%s); retrying", exc)
+                await asyncio.sleep(min(0.2 * failures, 2.0))
+                continue
+            try:
+                await self._handle_web_event(event)
+            except Exception:  # noqa: BLE001
+                log.exception("error handling %s", event.get("type"))
+
+    async def _handle_web_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == contract.CHAT_REQUEST:
+            await self._handle_chat_request(event)
+        elif kind == contract.MQTT_PUBLISH:
+            self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
+        else:
+            log.warning("unknown event type %r from the channel layer", kind)
+
+    def _publish_json(self, topic: str, payload: dict[str, Any], qos: int, retain: bool = False) -> bool:
+        ok = self.link.publish(topic, json.dumps(payload, separators=(",", ":")).encode(), qos=qos, retain=retain)
+        if ok:
+            self.runtime.counters.messages_out += 1
+            self.runtime.last_activity_at = time.time()
+        return ok
+
+    async def _handle_chat_request(self, event: dict[str, Any]) -> None:
+        now = time.time()
+        request_id = event["request_id"]
+        target = PendingRequest(
+            request_id=request_id,
+            session_key=event["session_key"],
+            deadline=time.monotonic() + float(event["timeout"]),
+            created_at=time.monotonic(),
+            reply_channel=event.get("reply_channel"),
+            group=event.get("group"),
+        )
+        if float(event.get("accept_by", now)) < now:
+            # Its sender already answered 503 and rolled back: publishing it now would be a ghost request.
+            self.runtime.counters.dropped_stale += 1
+            log.info("dropped request %s: queued past its accept deadline", request_id)
+            return
+        if not self._accepting or not self.link.connected:
+            self.runtime.counters.refused_unavailable += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The chat service is not connected to the language model right now. Please try again."))
+            return
+        if not self.pending.add(target):
+            if request_id in self.pending:
+                return  # the same request delivered twice: it is already on its way
+            self.runtime.counters.refused_busy += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_BUSY,
+                detail="Too many requests are waiting for the model. Please try again in a moment."))
+            return
+        payload = dict(event["payload"])
+        payload.update(
+            requestId=request_id,
+            clientId=self.client_id,
+            replyTopic=reply_topic(self.config.response_base, target.session_key, self.client_id, request_id),
+        )
+        if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
+            self.pending.pop(request_id)
+            self.runtime.counters.refused_unavailable += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The chat service lost its connection to the language model. Please try again."))
+            return
+        await self._deliver(target, {
+            "type": contract.CHAT_ACCEPTED,
+            "request_id": request_id,
+            "user_message": event.get("user_message"),
+        })
+
+    # -- MQTT -> web -------------------------------------------------------------------------------------
+    async def _inbound_loop(self) -> None:
+        while True:
+            topic, payload = await self._inbound.get()
+            self.runtime.counters.messages_in += 1
+            self.runtime.last_activity_at = time.time()
+            try:
+                await self._handle_mqtt_message(topic, payload)
+            except MalformedPayload as exc:
+                self.runtime.counters.malformed += 1
+                log.warning("skipped malformed message on %r: %s", topic[:200], exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad message must never stop the worker
+                self.runtime.counters.malformed += 1
+                log.exception("error handling a message on %r", topic[:200])
+
+    async def _handle_mqtt_message(self, topic: str, payload: bytes) -> None:
+        max_bytes = self.config.mqtt["MAX_PAYLOAD_BYTES"]
+        if topic == self.probe_topic:
+            self._on_probe_echo(payload)
+        elif topic in self.status_topics:
+            status = parse_status(payload, max_bytes)
+            llm = self.runtime.llm
+            if llm.online != status.online:
+                log.info("LLM service %s is %s", status.service or "?", "online" if status.online else "offline")
+            llm.online, llm.service, llm.last_seen = status.online, status.service, time.time()
+        elif topic.startswith(self.config.response_base + "/"):
+            await self._handle_chat_reply(topic, payload, max_bytes)
+        elif (session_key := session_from_hint_topic(self.hint_topic, topic)) is not None:
+            hint = parse_hint(payload, max_bytes)
+            await self.layer.group_send(contract.hint_group(session_key), {
+                "type": contract.MAZE_HINT, "session_key": session_key, "hint": hint, "received_at": time.time(),
+            })
+        else:
+            raise MalformedPayload("message on a topic the worker does not handle")
+
+    async def _handle_chat_reply(self, topic: str, payload: bytes, max_bytes: int) -> None:
+        address = parse_reply_topic(self.config.response_base, topic)
+        if address is None:
+            raise MalformedPayload("reply topic has no usable session segment")
+        if address.client_id is not None and address.client_id != self.client_id:
+            self.runtime.counters.replies_foreign += 1  # another worker's request: it handles its reply
+            return
+        reply = parse_chat_reply(payload, max_bytes)
+        if address.request_id is not None:
+            request = self.pending.pop(address.request_id)
+            if request is None and address.request_id in self.recent:
+                self.runtime.counters.replies_duplicate += 1
+                return
+        else:
+            # The fallback topic carries no request id: the oldest waiting request of the session owns it.
+            request = self.pending.pop_oldest_for_session(address.session_key)
+        request_id = request.request_id if request else address.request_id
+        stored = await self._store_reply(address.session_key, request_id, reply)
+        if request_id:
+            self.recent.add(request_id, address.session_key)
+        if request is None:
+            self.runtime.counters.replies_late += 1
+            log.info("stored a late reply for request %s", request_id or "(none)")
+            return
+        if stored is not None and not stored["created"]:
+            self.runtime.counters.replies_duplicate += 1  # stored by an earlier run: delivered back then
+            return
+        self.runtime.counters.replies_delivered += 1
+        await self._deliver(request, {
+            "type": contract.CHAT_REPLY,
+            "request_id": request.request_id,
+            "is_error": reply.is_error,
+            "raw_response": reply.text,
+            "assistant_message": stored["message"] if stored else None,
+        })
+
+    async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
+        def store():
+            close_old_connections()  # a long-running process must not reuse a connection the server closed
+            return self.config.chat_reply_store(
+                session_key=session_key, request_id=request_id or "",
+                text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
+            )
+
+        try:
+            return await sync_to_async(store, thread_sensitive=True)()
+        except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
+            log.exception("could not store the reply to request %s", request_id)
+            return None
+
+    async def _deliver(self, request: PendingRequest, event: dict[str, Any]) -> None:
+        try:
+            if request.reply_channel:
+                await self.layer.send(request.reply_channel, event)
+            if request.group:
+                await self.layer.group_send(request.group, event)
+        except Exception as exc:  # noqa: BLE001 - a gone waiter or a Redis blip must not stop the others
+            log.warning("could not deliver %s for request %s: %s", event["type"], request.request_id, exc)
+
+    # -- housekeeping: deadlines, probe, heartbeat -------------------------------------------------------
+    async def _housekeeping_loop(self) -> None:
+        next_probe = next_heartbeat = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.housekeeping_interval)
+            now = time.monotonic()
+            await self._expire_pending(now)
+            if now >= next_probe:
+                next_probe = now + self.config.mqtt["PROBE_INTERVAL"]
+                self._probe(now)
+            elif self.runtime.probe.token and now - self.runtime.probe.sent_at > self.config.mqtt["PROBE_TIMEOUT"]:
+                self._probe_failed("no echo within %.1f s" % self.config.mqtt["PROBE_TIMEOUT"])
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.config.heartbeat_interval
+                await self._heartbeat()
+
+    async def _expire_pending(self, now: float) -> None:
+        expired = self.pending.pop_expired(now, self.config.pending_max_age)
+        if expired:
+            log.info("swept %d request(s) past their deadline", len(expired))
+        for request in expired:
+            self.runtime.counters.timeouts += 1
+            self.recent.add(request.request_id, request.session_key)
+            await self._deliver(request, contract.error_event(
+                request_id=request.request_id, code=contract.ERROR_TIMEOUT,
+                detail="The model did not answer in time. Please try again."))
+
+    def _probe(self, now: float) -> None:
+        """Publish a token on our own probe topic; the broker must bring it back within the deadline."""
+        if not self.link.connected:
+            return
+        if self.runtime.probe.token:
+            self._probe_failed("previous probe never came back")
+            return
+        token = uuid.uuid4().hex
+        if self.link.publish(self.probe_topic, token.encode(), qos=0):
+            self.runtime.probe.token, self.runtime.probe.sent_at = token, now
+
+    def _on_probe_echo(self, payload: bytes) -> None:
+        probe = self.runtime.probe
+        if probe.token is None or payload.decode("ascii", "replace") != probe.token:
+            return  # an echo of a probe we already gave up on
+        probe.last_rtt_ms = (time.monotonic() - probe.sent_at) * 1000
+        probe.last_ok_at = time.time()
+        probe.token = None
+        probe.consecutive_failures = 0
+
+    def _probe_failed(self, reason: str) -> None:
+        probe = self.runtime.probe
+        probe.token = None
+        probe.consecutive_failures += 1
+        self.runtime.counters.probe_failures += 1
+        log.warning("probe failed (%s): the link looks half-open", reason)
+        self.link.force_reconnect("probe failed: " + reason)
+
+    def snapshot(self) -> dict[str, Any]:
+        rt = self.runtime
+        by_session = self.pending.count_by_session()
+        return {
+            "client_id": self.client_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": rt.started_at,
+            "heartbeat_at": time.time(),
+            "heartbeat_interval": self.config.heartbeat_interval,
+            "connected": self.link.connected,
+            "connected_since": rt.connected_since,
+            "last_disconnect_reason": rt.last_disconnect_reason,
+            "last_activity_at": rt.last_activity_at,
+            "reconnect_attempts": self.link.reconnect_attempts,
+            "max_reconnect_attempts": self.config.mqtt["MAX_RECONNECT_ATTEMPTS"],
+            "pending": len(self.pending),
+            "pending_by_session": dict(sorted(by_session.items(), key=lambda kv: -kv[1])[:100]),
+            "llm": {"online": rt.llm.online, "service": rt.llm.service, "last_seen": rt.llm.last_seen},
+            "probe": {
+                "last_rtt_ms": rt.probe.last_rtt_ms,
+                "last_ok_at": rt.probe.last_ok_at,
+                "consecutive_failures": rt.probe.consecutive_failures,
+            },
+            "counters": rt.counters.as_dict(),
+        }
+
+    async def _heartbeat(self) -> None:
+        ttl = 3 * self.config.heartbeat_interval
+        try:
+            await write_worker_state(self.redis, self.snapshot(), ttl=ttl)
+            if not await renew_lease(self.redis, self.client_id, ttl=max(ttl, 10.0)):
+                log.error("another worker took client id %s", self.client_id)
+        except Exception as exc:  # noqa: BLE001 - Redis down: web sees no live worker, which is the truth
+            log.warning("heartbeat failed: %s", exc)

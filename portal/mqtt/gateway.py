@@ -1,0 +1,143 @@
+"""The web side of the message contract: what views and consumers call to reach the MQTT worker.
+
+No paho here: requests go to the worker over the channel layer, and whether a worker can take them is read
+from the state the workers share in Redis (cached for a moment so a burst of requests costs one read).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from . import contract
+from .shared_state import is_alive, read_worker_states, redis_client
+
+log = logging.getLogger("portal.mqtt.gateway")
+
+STATUS_CACHE_SECONDS = 0.5
+# The worker acknowledges a request within this time or the request is answered 503 (worker gone).
+ACCEPT_GRACE = 0.5  # extra wait past the accept deadline, so a just-in-time acceptance is never missed
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    detail: str = ""
+    retry_after: int = 0
+
+
+_status_cache: dict[int, tuple[float, Availability]] = {}
+
+
+def _evaluate(states: list[dict[str, Any]]) -> Availability:
+    interval = settings.WORKER["HEARTBEAT_INTERVAL"]
+    alive = [s for s in states if is_alive(s, interval)]
+    if not alive:
+        return Availability(False, "No chat worker is running. Please try again in a moment.", 5)
+    if not any(s.get("connected") for s in alive):
+        return Availability(False, "The chat service is reconnecting to the message broker. Please try again.", 3)
+    if all(s.get("llm", {}).get("online") is False for s in alive if s.get("connected")):
+        return Availability(False, "The language model is offline right now. Please try again in a moment.", 10)
+    return Availability(True)
+
+
+async def worker_availability() -> Availability:
+    """Whether some live worker is connected to the broker (and the LLM service is not known offline)."""
+    if not settings.REDIS_URL:
+        return Availability(False, "No channel layer is configured.", 5)
+    loop = asyncio.get_running_loop()
+    cached = _status_cache.get(id(loop))
+    if cached and cached[0] > loop.time():
+        return cached[1]
+    try:
+        states = await read_worker_states(redis_client(settings.REDIS_URL))
+        result = _evaluate(states)
+    except Exception as exc:  # noqa: BLE001 - Redis down means no worker can be reached either
+        log.warning("cannot read worker state: %s", exc)
+        result = Availability(False, "The chat service cannot reach its message bus. Please try again.", 3)
+    _status_cache[id(loop)] = (loop.time() + STATUS_CACHE_SECONDS, result)
+    return result
+
+
+def forget_cached_availability() -> None:
+    _status_cache.clear()
+
+
+@dataclass(frozen=True)
+class ChatOutcome:
+    """The final event for a request: `chat.reply` or `chat.error` (with a contract error code)."""
+
+    event: dict[str, Any]
+    accepted: bool
+
+    @property
+    def is_reply(self) -> bool:
+        return self.event["type"] == contract.CHAT_REPLY
+
+
+async def request_chat(
+    *,
+    request_id: str,
+    session_key: str,
+    payload: dict[str, Any],
+    timeout: float,
+    group: str | None = None,
+    user_message: dict[str, Any] | None = None,
+    on_accepted: Callable[[], Awaitable[None]] | None = None,
+) -> ChatOutcome:
+    """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
+    layer = get_channel_layer()
+    reply_channel = await layer.new_channel()
+    accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await layer.send(contract.WORKER_CHANNEL, contract.chat_request_event(
+            request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
+            accept_by=time.time() + accept_timeout, reply_channel=reply_channel, group=group,
+            user_message=user_message,
+        ))
+    except Exception as exc:  # noqa: BLE001 - ChannelFull or Redis down: a clear 503, never a 500
+        log.warning("could not queue chat request %s: %s", request_id, exc)
+        return ChatOutcome(contract.error_event(
+            request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+            detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
+    accepted = False
+    while True:
+        # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
+        limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
+        remaining = started + limit - loop.time()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            event = await asyncio.wait_for(layer.receive(reply_channel), remaining)
+        except asyncio.TimeoutError:
+            if accepted:
+                code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
+            else:
+                code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
+            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
+        if event.get("request_id") != request_id:
+            continue
+        if event["type"] == contract.CHAT_ACCEPTED:
+            accepted = True
+            if on_accepted is not None:
+                await on_accepted()
+            continue
+        return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
+
+
+async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:
+    """Fire-and-forget publish through a worker; False when it could not even be queued."""
+    try:
+        await get_channel_layer().send(contract.WORKER_CHANNEL, contract.publish_event(topic=topic, payload=payload, qos=qos))
+        return True
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not queue a publish to %s: %s", topic, exc)
+        return False

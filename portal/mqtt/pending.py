@@ -1,0 +1,93 @@
+"""Pure bookkeeping of chat requests waiting for their reply, and of replies already delivered.
+
+The registry is bounded (past the bound new requests are refused at once) and every entry carries a
+deadline, so nothing can wait forever or pile up in memory.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PendingRequest:
+    request_id: str
+    session_key: str
+    deadline: float  # monotonic seconds
+    created_at: float  # monotonic seconds
+    reply_channel: str | None = None
+    group: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class PendingRegistry:
+    """Waiting requests by request id, in arrival order (the oldest of a session answers a fallback reply)."""
+
+    def __init__(self, max_size: int):
+        self.max_size = max_size
+        self._by_id: OrderedDict[str, PendingRequest] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._by_id
+
+    def is_full(self) -> bool:
+        return len(self._by_id) >= self.max_size
+
+    def add(self, request: PendingRequest) -> bool:
+        """False when the registry is full or the id is already waiting (a duplicate delivery)."""
+        if self.is_full() or request.request_id in self._by_id:
+            return False
+        self._by_id[request.request_id] = request
+        return True
+
+    def pop(self, request_id: str) -> PendingRequest | None:
+        return self._by_id.pop(request_id, None)
+
+    def pop_oldest_for_session(self, session_key: str) -> PendingRequest | None:
+        for request_id, request in self._by_id.items():
+            if request.session_key == session_key:
+                return self._by_id.pop(request_id)
+        return None
+
+    def pop_expired(self, now: float, max_age: float) -> list[PendingRequest]:
+        """Requests past their own deadline or older than the hard maximum age."""
+        expired = [
+            r for r in self._by_id.values() if r.deadline <= now or now - r.created_at >= max_age
+        ]
+        for request in expired:
+            del self._by_id[request.request_id]
+        return expired
+
+    def pop_all(self) -> list[PendingRequest]:
+        requests = list(self._by_id.values())
+        self._by_id.clear()
+        return requests
+
+    def count_by_session(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for request in self._by_id.values():
+            counts[request.session_key] = counts.get(request.session_key, 0) + 1
+        return counts
+
+
+class RecentIds:
+    """A bounded memory of request ids already answered, to recognise duplicate and late replies."""
+
+    def __init__(self, max_size: int = 10000):
+        self.max_size = max_size
+        self._ids: OrderedDict[str, str] = OrderedDict()
+
+    def add(self, request_id: str, session_key: str) -> None:
+        self._ids[request_id] = session_key
+        self._ids.move_to_end(request_id)
+        while len(self._ids) > self.max_size:
+            self._ids.popitem(last=False)
+
+    def get(self, request_id: str) -> str | None:
+        return self._ids.get(request_id)
+
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._ids

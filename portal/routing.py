@@ -1,0 +1,4 @@
+"""WebSocket routes: assembled from what the apps export."""
+from chatbot.routing import websocket_urlpatterns as chat_routes
+
+websocket_urlpatterns = [*chat_routes]

@@ -1,0 +1,186 @@
+"""Prompt Portal settings: every value comes from the environment (see .env.example and the README)."""
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env is a convenience for developers; real deployments set the environment directly.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-only-used-with-debug"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "portal",
+    "chatbot",
+    "maze",
+    "health",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # daphne and the worker write from two processes: WAL lets readers run beside the writer, and
+    # IMMEDIATE transactions plus a busy timeout make writers queue instead of failing "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/chat/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# daphne serves /static/ itself unless a reverse proxy does (set SERVE_STATIC=false behind nginx).
+SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
+
+# --- Channel layer: the only path between daphne and the MQTT worker -------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # Blocking pops wait up to 5 s: the socket timeout must be longer (redis-py 8 defaults to 5 s),
+                # yet finite, so a Redis that silently vanished is noticed.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="portal"),
+                # A message nobody picks up within this many seconds is dropped (every wait has its own deadline).
+                "expiry": 60,
+                "group_expiry": 86400,
+                "capacity": 1000,
+                # The worker inbox takes bursts from every web process at once.
+                "channel_capacity": {"mqtt-worker": 20000},
+            },
+        }
+    }
+else:
+    # Single-process unit tests only: the in-memory layer cannot cross processes.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- MQTT link (portal/mqtt) ------------------------------------------------------------------------------
+MQTT = {
+    "BROKER_HOST": env.str("MQTT_BROKER_HOST", default="127.0.0.1"),
+    "BROKER_PORT": env.int("MQTT_BROKER_PORT", default=1883),
+    "USERNAME": env.str("MQTT_USERNAME", default=""),
+    "PASSWORD": env.str("MQTT_PASSWORD", default=""),
+    # Base of the worker's client id; each running worker claims "<base>_w<N>" (see portal/mqtt/identity.py).
+    "CLIENT_ID": env.str("MQTT_CLIENT_ID", default="prompt_portal_backend"),
+    "KEEPALIVE": env.int("MQTT_KEEPALIVE", default=10),
+    "RECONNECT_MIN_DELAY": env.float("MQTT_RECONNECT_MIN_DELAY", default=0.2),
+    "RECONNECT_MAX_DELAY": env.float("MQTT_RECONNECT_MAX_DELAY", default=30.0),
+    "MAX_RECONNECT_ATTEMPTS": env.int("MQTT_MAX_RECONNECT_ATTEMPTS", default=0),
+    "PROBE_INTERVAL": env.float("MQTT_PROBE_INTERVAL", default=5.0),
+    "PROBE_TIMEOUT": env.float("MQTT_PROBE_TIMEOUT", default=5.0),
+    "MAX_PAYLOAD_BYTES": env.int("MQTT_MAX_PAYLOAD_BYTES", default=262144),
+    "TOPIC_USER_INPUT": env.str("MQTT_TOPIC_USER_INPUT", default="prompt_portal/user_input"),
+    "TOPIC_ASSISTANT_RESPONSE": env.str("MQTT_TOPIC_ASSISTANT_RESPONSE", default="prompt_portal/assistant_response"),
+    "TOPIC_STATE": env.str("MQTT_TOPIC_STATE", default="maze/state"),
+    "TOPIC_HINT": env.str("MQTT_TOPIC_HINT", default="maze/hint/+"),
+    "TOPIC_TEMPLATE": env.str("MQTT_TOPIC_TEMPLATE", default="maze/template"),
+    "TOPIC_LLM_STATUS": env.list("MQTT_TOPIC_LLM_STATUS", default=["maze/status", "prompt_portal/status"]),
+    "TOPIC_PROBE": env.str("MQTT_TOPIC_PROBE", default="prompt_portal/probe"),
+}
+
+# --- Worker and requests ----------------------------------------------------------------------------------
+CHAT_REPLY_TIMEOUT = env.float("CHAT_REPLY_TIMEOUT", default=45.0)
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=8000)
+WORKER = {
+    "HEARTBEAT_INTERVAL": env.float("WORKER_HEARTBEAT_INTERVAL", default=2.0),
+    "PENDING_MAX": env.int("WORKER_PENDING_MAX", default=2000),
+    "PENDING_MAX_AGE": env.float("WORKER_PENDING_MAX_AGE", default=120.0),
+    # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
+    "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
+}
+
+# --- Logging ----------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"deliberate_unavailable": {"()": "portal.logfilters.DeliberateUnavailableFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"filters": ["deliberate_unavailable"]},
+        # daphne's access log: one line per request is noise at INFO under load.
+        "django.channels.server": {"level": "WARNING"},
+    },
+}
+# How long a web process waits for a worker to acknowledge a chat request before answering 503.
+CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=1.0)
+
+# --- Health thresholds (health app) ------------------------------------------------------------------------
+HEALTH = {
+    "PENDING_DEGRADED": env.int("HEALTH_PENDING_DEGRADED", default=50),
+    "INACTIVITY_DEGRADED": env.float("HEALTH_INACTIVITY_DEGRADED", default=300.0),
+    "PROBE_SLOW_MS": env.float("HEALTH_PROBE_SLOW_MS", default=1000.0),
+}

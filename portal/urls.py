@@ -1,0 +1,18 @@
+"""URL routes: assembled from what the apps export."""
+from django.contrib import admin
+from django.urls import include, path
+
+from chatbot.urls import api_urlpatterns as chat_api, page_urlpatterns as chat_pages
+from health.urls import urlpatterns as health_urls
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("chat/", include(chat_pages)),
+    path("api/chatbot/", include(chat_api)),
+    path("", include(health_urls)),
+]

@@ -1,0 +1,198 @@
+"""The whole platform as real processes: broker, Redis, migrated database, daphne, worker, responder."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from .procs import Mosquitto, Proc, RedisServer, free_port, port_open, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+class Platform:
+    def __init__(self, workdir: Path, **env_overrides: str):
+        self.workdir = workdir
+        self.broker = Mosquitto(workdir)
+        self.redis = RedisServer(workdir)
+        self.web_port = free_port()
+        self.db_path = workdir / "db.sqlite3"
+        self.env_overrides = env_overrides
+        self.web: Proc | None = None
+        self.workers: list[Proc] = []
+        self.responder: Proc | None = None
+
+    # -- environment ---------------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MQTT_", "DJANGO_", "CHAT_", "WORKER_"))}
+        env.update({
+            "DEBUG": "false",
+            "SECRET_KEY": "integration-tests-secret-key-not-for-production",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "REDIS_URL": self.redis.url,
+            "MQTT_BROKER_HOST": "127.0.0.1",
+            "MQTT_BROKER_PORT": str(self.broker.port),
+            "MQTT_KEEPALIVE": "5",
+            "MQTT_RECONNECT_MIN_DELAY": "0.1",
+            "MQTT_RECONNECT_MAX_DELAY": "1",
+            "MQTT_PROBE_INTERVAL": "1",
+            "MQTT_PROBE_TIMEOUT": "2",
+            "WORKER_HEARTBEAT_INTERVAL": "0.5",
+            "CHAT_REPLY_TIMEOUT": "5",
+            "RESPONDER_STATUS_INTERVAL": "2",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.env_overrides)
+        env.update(extra)
+        return env
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    # -- processes -----------------------------------------------------------------------------------
+    def manage(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env(**extra_env), capture_output=True, text=True,
+            timeout=120, check=True,
+        )
+
+    def start_infra(self) -> "Platform":
+        self.broker.start()
+        self.redis.start()
+        self.manage("migrate", "--noinput")
+        return self
+
+    def start_web(self) -> Proc:
+        self.web = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port),
+                                   "portal.asgi:application"], env=self.env(), cwd=ROOT, log_dir=self.workdir).start()
+        wait_until(lambda: port_open(self.web_port) or not self.web.alive, 30, what="daphne")
+        assert self.web.alive, self.web.log()
+        return self.web
+
+    def start_worker(self, *args: str, wait_connected: bool = True, **extra_env: str) -> Proc:
+        name = f"worker{len(self.workers) + 1}"
+        worker = Proc(name, [PYTHON, "manage.py", "run_mqtt_worker", *args], env=self.env(**extra_env), cwd=ROOT,
+                      log_dir=self.workdir).start()
+        self.workers.append(worker)
+        if wait_connected:
+            wait_until(lambda: self.health_connected() or not worker.alive, 20, what="worker to connect")
+            assert worker.alive, worker.log()
+        return worker
+
+    def start_responder(self, **extra_env: str) -> Proc:
+        self.responder = Proc("responder", [PYTHON, "-m", "responder"], env=self.env(**extra_env), cwd=ROOT,
+                              log_dir=self.workdir).start()
+        wait_until(lambda: self.llm_online() or not self.responder.alive, 20, what="responder to announce itself")
+        assert self.responder.alive, self.responder.log()
+        return self.responder
+
+    def start_all(self) -> "Platform":
+        self.start_infra()
+        self.start_web()
+        self.start_worker()
+        self.start_responder()
+        return self
+
+    def stop_all(self) -> None:
+        for proc in [self.web, *self.workers, self.responder]:
+            if proc is not None:
+                proc.stop()
+        self.broker.stop()
+        self.redis.stop()
+
+    def logs(self) -> str:
+        parts = []
+        for proc in [self.web, *self.workers, self.responder]:
+            if proc is not None:
+                parts.append(f"===== {proc.name} =====\n{proc.log()[-6000:]}")
+        return "\n".join(parts)
+
+    # -- observations --------------------------------------------------------------------------------
+    def health(self) -> dict:
+        return requests.get(self.base_url + "/api/health/", timeout=5).json()
+
+    def health_connected(self) -> bool:
+        try:
+            return self.health()["mqtt"]["connected"]
+        except (requests.RequestException, ValueError, KeyError):
+            return False
+
+    def worker_states(self) -> list[dict]:
+        import redis
+
+        r = redis.Redis.from_url(self.redis.url)
+        try:
+            ids = sorted(m.decode() for m in r.smembers("portal:workers"))
+            values = [r.get(f"portal:worker:{i}") for i in ids]
+            return [json.loads(v) for v in values if v]
+        finally:
+            r.close()
+
+    def llm_online(self) -> bool:
+        return any(s.get("llm", {}).get("online") for s in self.worker_states())
+
+    def pending(self) -> int:
+        return sum(s.get("pending", 0) for s in self.worker_states())
+
+    # -- users ---------------------------------------------------------------------------------------
+    def create_user(self, username: str, password: str = "correct-horse-battery-9", staff: bool = False) -> None:
+        code = (
+            "from django.contrib.auth import get_user_model; U = get_user_model(); "
+            f"u = U.objects.create_user({username!r}, password={password!r}); "
+            f"u.is_staff = u.is_superuser = {staff!r}; u.save()"
+        )
+        self.manage("shell", "-c", code)
+
+    def client(self, username: str, password: str = "correct-horse-battery-9") -> "ApiClient":
+        return ApiClient(self.base_url).login(username, password)
+
+
+class ApiClient:
+    """A logged-in browser-like HTTP session: cookies plus the CSRF header on unsafe methods."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def login(self, username: str, password: str) -> "ApiClient":
+        self.http.get(self.base_url + "/accounts/login/", timeout=10)
+        response = self.http.post(
+            self.base_url + "/accounts/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": self.http.cookies["csrftoken"]},
+            timeout=10, allow_redirects=False,
+        )
+        assert response.status_code == 302, f"login failed: {response.status_code}"
+        return self
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+
+    def request(self, method: str, path: str, json_body=None, timeout: float = 30, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if method not in ("GET", "HEAD"):
+            headers["X-CSRFToken"] = self.http.cookies.get("csrftoken", "")
+        return self.http.request(method, self.base_url + path, json=json_body, headers=headers, timeout=timeout,
+                                 **kwargs)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json_body=None, **kw) -> requests.Response:
+        return self.request("POST", path, json_body, **kw)
+
+    def new_session(self, preset: str = "general") -> dict:
+        response = self.post("/api/chatbot/sessions", {"preset": preset})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def ws_url(self, path: str) -> str:
+        return self.base_url.replace("http://", "ws://") + path
