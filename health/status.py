@@ -45,6 +45,8 @@ def evaluate(states: list[dict[str, Any]], now: float, t: Thresholds) -> dict[st
     if connected and all(s.get("llm", {}).get("online") is not True for s in connected):
         degraded.append("The LLM service is offline or has not announced itself.")
     for s in connected:
+        if s.get("breaker", {}).get("state") == "open":
+            degraded.append(f"Worker {s['client_id']}: the LLM circuit breaker is open (repeated timeouts).")
         probe = s.get("probe", {})
         if probe.get("consecutive_failures"):
             degraded.append(f"Worker {s['client_id']}: the broker probe is failing.")

@@ -156,6 +156,9 @@ WORKER = {
     "HEARTBEAT_INTERVAL": env.float("WORKER_HEARTBEAT_INTERVAL", default=2.0),
     "PENDING_MAX": env.int("WORKER_PENDING_MAX", default=2000),
     "PENDING_MAX_AGE": env.float("WORKER_PENDING_MAX_AGE", default=120.0),
+    # Circuit breaker: after this many consecutive timeouts refuse chat at once for the cool-down.
+    "BREAKER_THRESHOLD": env.int("LLM_BREAKER_THRESHOLD", default=5),
+    "BREAKER_COOLDOWN": env.float("LLM_BREAKER_COOLDOWN", default=30.0),
     # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
     "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
 }

@@ -16,6 +16,7 @@ WORKER_CHANNEL = "mqtt-worker"
 # web -> worker
 CHAT_REQUEST = "chat.request"  # publish a chat request and route its reply back
 MQTT_PUBLISH = "mqtt.publish"  # fire-and-forget publish (maze state, templates, clear/delete)
+CHAT_CANCEL = "chat.cancel"  # the waiter went away (client disconnected): stop waiting for it
 
 # worker -> web
 CHAT_ACCEPTED = "chat.accepted"  # the worker took the request and published it
@@ -89,5 +90,12 @@ def publish_event(*, topic: str, payload: dict[str, Any], qos: int, retain: bool
     return {"type": MQTT_PUBLISH, "topic": topic, "payload": payload, "qos": qos, "retain": retain}
 
 
-def error_event(*, request_id: str | None, code: str, detail: str) -> dict[str, Any]:
-    return {"type": CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail}
+def cancel_event(*, request_id: str) -> dict[str, Any]:
+    return {"type": CHAT_CANCEL, "request_id": request_id}
+
+
+def error_event(*, request_id: str | None, code: str, detail: str, retry_after: int | None = None) -> dict[str, Any]:
+    event = {"type": CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail}
+    if retry_after is not None:
+        event["retry_after"] = retry_after
+    return event

@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 from . import contract
+from .breaker import OPEN, CircuitBreaker
 from .client import LinkConfig, MqttLink
 from .pending import PendingRegistry, PendingRequest, RecentIds
 from .payloads import MalformedPayload, parse_chat_reply, parse_hint, parse_status
@@ -40,6 +41,8 @@ class EngineConfig:
     pending_max: int
     pending_max_age: float
     chat_reply_store: Callable[..., dict | None]
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
     housekeeping_interval: float = 0.2
 
     @property
@@ -106,6 +109,7 @@ class WorkerEngine:
         self.pending = PendingRegistry(config.pending_max)
         self.recent = RecentIds()
         self.runtime = WorkerRuntime()
+        self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_cooldown)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbound: asyncio.Queue | None = None
         self._accepting = True
@@ -230,6 +234,11 @@ class WorkerEngine:
         kind = event.get("type")
         if kind == contract.CHAT_REQUEST:
             await self._handle_chat_request(event)
+        elif kind == contract.CHAT_CANCEL:
+            request = self.pending.pop(event["request_id"])
+            if request is not None:
+                # Its reply may still come: remember the id so that reply is stored as late, not re-matched.
+                self.recent.add(request.request_id, request.session_key)
         elif kind == contract.MQTT_PUBLISH:
             self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
         else:
@@ -263,6 +272,13 @@ class WorkerEngine:
             await self._deliver(target, contract.error_event(
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE,
                 detail="The chat service is not connected to the language model right now. Please try again."))
+            return
+        if not self.breaker.allow(time.monotonic()):
+            self.runtime.counters.refused_unavailable += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The language model is not answering right now. Please try again shortly.",
+                retry_after=self.breaker.retry_after(time.monotonic())))
             return
         if not self.pending.add(target):
             if request_id in self.pending:
@@ -313,11 +329,7 @@ class WorkerEngine:
         if topic == self.probe_topic:
             self._on_probe_echo(payload)
         elif topic in self.status_topics:
-            status = parse_status(payload, max_bytes)
-            llm = self.runtime.llm
-            if llm.online != status.online:
-                log.info("LLM service %s is %s", status.service or "?", "online" if status.online else "offline")
-            llm.online, llm.service, llm.last_seen = status.online, status.service, time.time()
+            await self._on_llm_status(parse_status(payload, max_bytes))
         elif topic.startswith(self.config.response_base + "/"):
             await self._handle_chat_reply(topic, payload, max_bytes)
         elif (session_key := session_from_hint_topic(self.hint_topic, topic)) is not None:
@@ -327,6 +339,21 @@ class WorkerEngine:
             })
         else:
             raise MalformedPayload("message on a topic the worker does not handle")
+
+    async def _on_llm_status(self, status) -> None:
+        llm = self.runtime.llm
+        went_offline = llm.online is not False and not status.online
+        if llm.online != status.online:
+            log.info("LLM service %s is %s", status.service or "?", "online" if status.online else "offline")
+        llm.online, llm.service, llm.last_seen = status.online, status.service, time.time()
+        if went_offline:
+            # Its last will: nothing waiting will be answered, so say so now instead of at each deadline.
+            for request in self.pending.pop_all():
+                self.recent.add(request.request_id, request.session_key)
+                await self._deliver(request, contract.error_event(
+                    request_id=request.request_id, code=contract.ERROR_UNAVAILABLE,
+                    detail="The language model went offline. Please try again in a moment.", retry_after=10))
+            asyncio.ensure_future(self._heartbeat())
 
     async def _handle_chat_reply(self, topic: str, payload: bytes, max_bytes: int) -> None:
         address = parse_reply_topic(self.config.response_base, topic)
@@ -356,6 +383,7 @@ class WorkerEngine:
             self.runtime.counters.replies_duplicate += 1  # stored by an earlier run: delivered back then
             return
         self.runtime.counters.replies_delivered += 1
+        self._breaker_changed(self.breaker.record_success())
         await self._deliver(request, {
             "type": contract.CHAT_REPLY,
             "request_id": request.request_id,
@@ -409,10 +437,20 @@ class WorkerEngine:
             log.info("swept %d request(s) past their deadline", len(expired))
         for request in expired:
             self.runtime.counters.timeouts += 1
+            self._breaker_changed(self.breaker.record_failure(time.monotonic()))
             self.recent.add(request.request_id, request.session_key)
             await self._deliver(request, contract.error_event(
                 request_id=request.request_id, code=contract.ERROR_TIMEOUT,
                 detail="The model did not answer in time. Please try again."))
+
+    def _breaker_changed(self, new_state: str | None) -> None:
+        if new_state == OPEN:
+            log.warning("circuit breaker open: %d consecutive timeouts; refusing chat for %.0f s",
+                        self.breaker.consecutive_failures, self.breaker.cooldown)
+        elif new_state is not None:
+            log.info("circuit breaker %s: the LLM service answers again", new_state)
+        if new_state is not None:
+            asyncio.ensure_future(self._heartbeat())
 
     def _probe(self, now: float) -> None:
         """Publish a token on our own probe topic; the broker must bring it back within the deadline."""
@@ -465,6 +503,11 @@ class WorkerEngine:
                 "last_rtt_ms": rt.probe.last_rtt_ms,
                 "last_ok_at": rt.probe.last_ok_at,
                 "consecutive_failures": rt.probe.consecutive_failures,
+            },
+            "breaker": {
+                "state": self.breaker.state,
+                "consecutive_failures": self.breaker.consecutive_failures,
+                "retry_after": self.breaker.retry_after(time.monotonic()),
             },
             "counters": rt.counters.as_dict(),
         }

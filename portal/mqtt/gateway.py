@@ -42,8 +42,12 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
         return Availability(False, "No chat worker is running. Please try again in a moment.", 5)
     if not any(s.get("connected") for s in alive):
         return Availability(False, "The chat service is reconnecting to the message broker. Please try again.", 3)
-    if all(s.get("llm", {}).get("online") is False for s in alive if s.get("connected")):
+    connected = [s for s in alive if s.get("connected")]
+    if all(s.get("llm", {}).get("online") is False for s in connected):
         return Availability(False, "The language model is offline right now. Please try again in a moment.", 10)
+    if all(s.get("breaker", {}).get("state") == "open" for s in connected):
+        retry = min(int(s["breaker"].get("retry_after", 10)) for s in connected)
+        return Availability(False, "The language model is not answering right now. Please try again shortly.", retry)
     return Availability(True)
 
 
@@ -94,13 +98,11 @@ async def request_chat(
     """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
     layer = get_channel_layer()
     reply_channel = await layer.new_channel()
-    accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = asyncio.get_running_loop().time()
     try:
         await layer.send(contract.WORKER_CHANNEL, contract.chat_request_event(
             request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
-            accept_by=time.time() + accept_timeout, reply_channel=reply_channel, group=group,
+            accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT, reply_channel=reply_channel, group=group,
             user_message=user_message,
         ))
     except Exception as exc:  # noqa: BLE001 - ChannelFull or Redis down: a clear 503, never a 500
@@ -108,6 +110,24 @@ async def request_chat(
         return ChatOutcome(contract.error_event(
             request_id=request_id, code=contract.ERROR_UNAVAILABLE,
             detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
+    try:
+        return await _await_outcome(layer, reply_channel, request_id, started, timeout, on_accepted)
+    except asyncio.CancelledError:
+        # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
+        asyncio.ensure_future(_send_quietly(layer, contract.cancel_event(request_id=request_id)))
+        raise
+
+
+async def _send_quietly(layer, event: dict[str, Any]) -> None:
+    try:
+        await layer.send(contract.WORKER_CHANNEL, event)
+    except Exception as exc:  # noqa: BLE001 - best effort: the deadline sweeps it anyway
+        log.debug("could not send %s: %s", event["type"], exc)
+
+
+async def _await_outcome(layer, reply_channel, request_id, started, timeout, on_accepted) -> ChatOutcome:
+    accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
+    loop = asyncio.get_running_loop()
     accepted = False
     while True:
         # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.

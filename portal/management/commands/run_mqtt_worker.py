@@ -49,6 +49,8 @@ class Command(BaseCommand):
                 pending_max=worker["PENDING_MAX"],
                 pending_max_age=worker["PENDING_MAX_AGE"],
                 chat_reply_store=import_string(worker["CHAT_REPLY_STORE"]),
+                breaker_threshold=worker["BREAKER_THRESHOLD"],
+                breaker_cooldown=worker["BREAKER_COOLDOWN"],
             ),
             client_id=client_id,
             channel_layer=get_channel_layer(),

@@ -1,0 +1,88 @@
+"""Chat API behaviour that needs no worker: validation, ownership, and 503 when no worker can be reached."""
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+
+from chatbot import services
+from chatbot.models import ChatMessage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
+
+
+def test_session_api_is_scoped_to_the_owner(client, alice, bob):
+    session = services.session_create(owner=alice, preset="general")
+    client.force_login(bob)
+    assert client.get(f"/api/chatbot/sessions/{session.id}").status_code == 404
+    assert client.get("/api/chatbot/sessions").json() == {"sessions": []}
+    client.force_login(alice)
+    assert client.get(f"/api/chatbot/sessions/{session.id}").json()["session_key"] == session.session_key
+
+
+def test_anonymous_api_gets_401_json(client):
+    response = client.get("/api/chatbot/sessions")
+    assert response.status_code == 401 and response.json()["detail"]
+
+
+def test_wrong_method_is_405_json(client, alice):
+    client.force_login(alice)
+    response = client.put("/api/chatbot/presets")
+    assert response.status_code == 405 and response["Allow"] == "GET"
+
+
+def test_unknown_preset_and_bad_patch(client, alice):
+    client.force_login(alice)
+    response = client.post("/api/chatbot/sessions", {"preset": "nope"}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["field"] == "preset"
+    session = services.session_create(owner=alice)
+    response = client.patch(f"/api/chatbot/sessions/{session.id}", {}, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_oversized_body_is_413(client, alice):
+    client.force_login(alice)
+    response = client.post("/api/chatbot/sessions", {"title": "x" * 70000}, content_type="application/json")
+    assert response.status_code == 413
+
+
+def test_message_without_a_reachable_worker_is_503_and_stores_nothing(alice):
+    session = services.session_create(owner=alice)
+    client = AsyncClient()
+    client.force_login(alice)
+    response = async_to_sync(client.post)(
+        "/api/chatbot/messages", json.dumps({"session_id": session.id, "content": "hi"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert response.json()["code"] == "unavailable"
+    assert ChatMessage.objects.filter(session=session).count() == 0
+
+
+def test_assistant_reply_is_stored_once_per_request(alice):
+    session = services.session_create(owner=alice)
+    first, created = services.assistant_message_store(session=session, request_id="r1", text="a", is_error=False,
+                                                      metadata={})
+    again, created_again = services.assistant_message_store(session=session, request_id="r1", text="a",
+                                                            is_error=False, metadata={})
+    assert created and not created_again and first.id == again.id
+    assert ChatMessage.objects.filter(session=session).count() == 1
+
+
+def test_reset_changes_the_session_key_and_clears_messages(alice):
+    session = services.session_create(owner=alice)
+    services.user_message_create(session=session, content="hi", request_id="r1")
+    old_key = session.session_key
+    services.session_reset(session=session)
+    assert session.session_key != old_key and session.messages.count() == 0
