@@ -159,6 +159,7 @@ WORKER = {
     # Circuit breaker: after this many consecutive timeouts refuse chat at once for the cool-down.
     "BREAKER_THRESHOLD": env.int("LLM_BREAKER_THRESHOLD", default=5),
     "BREAKER_COOLDOWN": env.float("LLM_BREAKER_COOLDOWN", default=30.0),
+    "LLM_STATUS_TIMEOUT": env.float("LLM_STATUS_TIMEOUT", default=90.0),
     # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
     "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
 }

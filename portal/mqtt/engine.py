@@ -43,6 +43,8 @@ class EngineConfig:
     chat_reply_store: Callable[..., dict | None]
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
+    # The LLM service announces itself every 30 s; silence for this long counts as offline.
+    llm_status_timeout: float = 90.0
     housekeeping_interval: float = 0.2
 
     @property
@@ -273,6 +275,12 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE,
                 detail="The chat service is not connected to the language model right now. Please try again."))
             return
+        if self.llm_online() is False:
+            self.runtime.counters.refused_unavailable += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The language model is offline right now. Please try again in a moment.", retry_after=10))
+            return
         if not self.breaker.allow(time.monotonic()):
             self.runtime.counters.refused_unavailable += 1
             await self._deliver(target, contract.error_event(
@@ -443,6 +451,13 @@ class WorkerEngine:
                 request_id=request.request_id, code=contract.ERROR_TIMEOUT,
                 detail="The model did not answer in time. Please try again."))
 
+    def llm_online(self) -> bool | None:
+        """True: announced itself recently; False: said offline (its will) or went silent; None: not known yet."""
+        llm, now, timeout = self.runtime.llm, time.time(), self.config.llm_status_timeout
+        if llm.online is None:
+            return None if now - self.runtime.started_at < timeout else False
+        return llm.online and now - llm.last_seen <= timeout
+
     def _breaker_changed(self, new_state: str | None) -> None:
         if new_state == OPEN:
             log.warning("circuit breaker open: %d consecutive timeouts; refusing chat for %.0f s",
@@ -498,7 +513,7 @@ class WorkerEngine:
             "max_reconnect_attempts": self.config.mqtt["MAX_RECONNECT_ATTEMPTS"],
             "pending": len(self.pending),
             "pending_by_session": dict(sorted(by_session.items(), key=lambda kv: -kv[1])[:100]),
-            "llm": {"online": rt.llm.online, "service": rt.llm.service, "last_seen": rt.llm.last_seen},
+            "llm": {"online": self.llm_online(), "service": rt.llm.service, "last_seen": rt.llm.last_seen},
             "probe": {
                 "last_rtt_ms": rt.probe.last_rtt_ms,
                 "last_ok_at": rt.probe.last_ok_at,

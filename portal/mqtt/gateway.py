@@ -22,7 +22,7 @@ log = logging.getLogger("portal.mqtt.gateway")
 
 STATUS_CACHE_SECONDS = 0.5
 # The worker acknowledges a request within this time or the request is answered 503 (worker gone).
-ACCEPT_GRACE = 0.5  # extra wait past the accept deadline, so a just-in-time acceptance is never missed
+ACCEPT_GRACE = 0.25  # extra wait past the accept deadline, so a just-in-time acceptance is never missed
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
 async def worker_availability() -> Availability:
     """Whether some live worker is connected to the broker (and the LLM service is not known offline)."""
     if not settings.REDIS_URL:
-        return Availability(False, "No channel layer is configured.", 5)
+        return Availability(False, "The chat service is not set up to reach the language model.", 5)
     loop = asyncio.get_running_loop()
     cached = _status_cache.get(id(loop))
     if cached and cached[0] > loop.time():

@@ -51,6 +51,7 @@ class Command(BaseCommand):
                 chat_reply_store=import_string(worker["CHAT_REPLY_STORE"]),
                 breaker_threshold=worker["BREAKER_THRESHOLD"],
                 breaker_cooldown=worker["BREAKER_COOLDOWN"],
+                llm_status_timeout=worker["LLM_STATUS_TIMEOUT"],
             ),
             client_id=client_id,
             channel_layer=get_channel_layer(),

@@ -1,0 +1,98 @@
+// chat-render.js — builds the DOM for the chat page's messages, waiting indicators and session list items.
+// Every piece of user or model text goes in through textContent: nothing here parses HTML.
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function timeElement(iso) {
+  const date = iso ? new Date(iso) : null;
+  if (!date || Number.isNaN(date.getTime())) return null;
+  const time = el("time", "message-time", date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  time.dateTime = date.toISOString();
+  time.title = date.toLocaleString();
+  return time;
+}
+
+function bubble(classes, author, text, iso) {
+  const node = el("article", `message ${classes}`);
+  const meta = el("p", "message-meta");
+  meta.append(el("span", "message-author", author));
+  const time = timeElement(iso);
+  if (time) meta.append(" ", time);
+  node.append(meta, el("div", "message-body", text));
+  return node;
+}
+
+/** True when a stored assistant message is an LLM error rather than an answer. */
+export function isErrorMessage(message) {
+  return Boolean(message && message.metadata && message.metadata.error);
+}
+
+/** A stored Message from the API or the socket. */
+export function messageElement(message, { forceError = false } = {}) {
+  let node;
+  if (message.role === "user") {
+    node = bubble("message-user", "You", message.content, message.created_at);
+  } else if (forceError || isErrorMessage(message)) {
+    const text = message.content ? `The language model reported an error: ${message.content}` :
+      "The language model reported an error. Please try again.";
+    node = bubble("message-error", "Error", text, message.created_at);
+    node.dataset.role = "assistant";
+  } else {
+    node = bubble("message-assistant", "Assistant", message.content, message.created_at);
+  }
+  if (message.id !== undefined && message.id !== null) node.dataset.messageId = String(message.id);
+  if (message.request_id) node.dataset.requestId = message.request_id;
+  return node;
+}
+
+/** An error that is not stored (a chat.error frame or a client-side failure). */
+export function errorElement(text, requestId = null) {
+  const node = bubble("message-error", "Error", text, new Date().toISOString());
+  node.setAttribute("role", "alert");
+  if (requestId) node.dataset.requestId = requestId;
+  return node;
+}
+
+/** The "Waiting for the model…" placeholder for one request. */
+export function waitingElement(requestId) {
+  const node = el("div", "waiting-indicator");
+  if (requestId) node.dataset.requestId = requestId;
+  node.append(el("span", "waiting-text", "Waiting for the model"));
+  const dots = el("span", "waiting-dots");
+  dots.setAttribute("aria-hidden", "true");
+  for (let i = 0; i < 3; i += 1) dots.append(el("span", "dot", "."));
+  node.append(dots);
+  return node;
+}
+
+export function emptyState(text) {
+  return el("p", "empty-state", text);
+}
+
+export function sessionTitle(session) {
+  return (session && session.title && session.title.trim()) || "Untitled chat";
+}
+
+/** One entry of #session-list: a button that opens the session. */
+export function sessionItem(session, current) {
+  const li = el("li", "session-entry");
+  li.dataset.sessionId = String(session.id);
+  const button = el("button", "session-item");
+  button.type = "button";
+  button.dataset.sessionId = String(session.id);
+  if (current) button.setAttribute("aria-current", "true");
+  button.append(el("span", "session-title", sessionTitle(session)));
+  const stamp = new Date(session.updated_at || session.created_at);
+  if (!Number.isNaN(stamp.getTime())) {
+    const time = el("time", "session-date", stamp.toLocaleDateString([], { month: "short", day: "numeric" }));
+    time.dateTime = stamp.toISOString();
+    button.append(time);
+  }
+  li.append(button);
+  return li;
+}

@@ -1,0 +1,60 @@
+"""A real user in headless Chromium (Debian's package, driven by Playwright): log in, chat, see the reply."""
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def log_in(page, base_url, username):
+    page.goto(base_url + "/accounts/login/?next=/chat/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct-horse-battery-9")
+    page.click("form [type=submit]")
+    page.wait_for_url(base_url + "/chat/")
+
+
+def test_log_in_send_a_message_and_see_the_reply(platform, browser, tmp_path):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, platform.base_url, "alice")
+    page.wait_for_selector("#new-session-btn:not([disabled])")
+    page.select_option("#new-session-preset", "general")
+    page.click("#new-session-btn")
+    page.wait_for_selector("#composer-input:not([disabled])")
+    page.fill("#composer-input", "Which way to the exit?")
+    page.click("#composer-send")
+    page.wait_for_selector(".message-user:has-text('Which way to the exit?')")
+    reply = page.wait_for_selector(".message-assistant:has-text('Which way to the exit?')", timeout=10000)
+    assert "[offline]" in reply.inner_text()
+    page.screenshot(path=str(tmp_path / "chat.png"))
+    # The reply is in the history too, so it survives a reload.
+    page.reload()
+    page.wait_for_selector(".message-assistant:has-text('Which way to the exit?')", timeout=10000)
+    assert errors == []
+
+
+def test_phone_sized_screen_has_no_horizontal_overflow(platform, browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    log_in(page, platform.base_url, "alice")
+    page.wait_for_selector("#composer-input")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    assert page.locator("meta[name=mobile-web-app-capable]").count() == 1
+    assert page.locator("meta[name=apple-mobile-web-app-capable]").count() == 1
+    context.close()

@@ -1,0 +1,261 @@
+"""Fault injection against real processes: every fault is caused for real and its outcome asserted.
+
+Each test builds its own platform (own broker, Redis, database, daphne, worker, responder) so it may stop,
+restart, partition or kill any part without disturbing the others.
+"""
+import json
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.harness.mqtt import TestMqtt
+from tests.harness.platform import Platform
+from tests.harness.procs import wait_until
+from tests.harness.proxy import FaultProxy
+
+OK_OR_CLEAR = {200, 503, 504}
+
+
+@pytest.fixture
+def make_platform(tmp_path):
+    platforms = []
+
+    def make(**env):
+        p = Platform(tmp_path / f"p{len(platforms)}", **env)
+        platforms.append(p)
+        return p
+
+    yield make
+    for p in platforms:
+        print(p.logs())
+        p.stop_all()
+
+
+def ask(client, session_id, content, timeout=30):
+    return client.post("/api/chatbot/messages", {"session_id": session_id, "content": content}, timeout=timeout)
+
+
+def ready(p: Platform, *, users=("alice",)) -> None:
+    p.start_all()
+    for user in users:
+        p.create_user(user)
+
+
+def worker_state(p: Platform) -> dict:
+    states = p.worker_states()
+    assert states, "no worker state in Redis"
+    return states[0]
+
+
+def test_broker_restart_under_chat_traffic(make_platform):
+    p = make_platform()
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    statuses, stop = [], threading.Event()
+
+    def traffic():
+        while not stop.is_set():
+            statuses.append(ask(alice, session["id"], "steady traffic").status_code)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    time.sleep(1)
+    p.broker.stop()
+    time.sleep(2)
+    p.broker.start()
+    back_at = time.monotonic()
+    # The next chat request succeeds within 2 s of the broker accepting connections again.
+    wait_until(lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200, 2.0,
+               interval=0.1, what="a chat to succeed after the broker came back")
+    recovered_in = time.monotonic() - back_at
+    stop.set()
+    thread.join(30)
+    assert set(statuses) <= OK_OR_CLEAR, statuses
+    assert statuses.count(200) > 5 and 503 in statuses
+    assert recovered_in < 2.0
+    wait_until(lambda: p.pending() == 0, 5, what="pending to drain")
+    assert worker_state(p)["counters"]["reconnects"] >= 1
+
+
+def test_broker_down_at_worker_start_then_chat_works(make_platform):
+    p = make_platform()
+    p.start_infra()
+    p.start_web()
+    p.create_user("alice")
+    p.broker.stop()
+    p.start_worker(wait_connected=False)
+    time.sleep(2)  # several failed attempts with backoff
+    assert worker_state(p)["connected"] is False
+    assert worker_state(p)["reconnect_attempts"] >= 2
+    p.broker.start()
+    back_at = time.monotonic()
+    p.start_responder()
+    alice = p.client("alice")
+    session = alice.new_session()
+    wait_until(lambda: ask(alice, session["id"], "hello", timeout=5).status_code == 200, 3.0, interval=0.1,
+               what="the first chat after the broker came up")
+    assert time.monotonic() - back_at < 3.0
+
+
+def test_half_open_link_is_detected_within_15_seconds(make_platform):
+    # Default keepalive and probe settings: this is the production detection time being measured.
+    p = make_platform(MQTT_KEEPALIVE="10", MQTT_PROBE_INTERVAL="5", MQTT_PROBE_TIMEOUT="5")
+    p.start_infra()
+    p.start_web()
+    proxy = FaultProxy(p.broker.port)
+    try:
+        p.start_worker(MQTT_BROKER_PORT=str(proxy.port))
+        p.start_responder()
+        p.create_user("alice")
+        time.sleep(1)
+        proxy.blackhole()
+        cut_at = time.monotonic()
+        wait_until(lambda: not worker_state(p)["connected"], 15, interval=0.2, what="the worker to notice")
+        detected_in = time.monotonic() - cut_at
+        proxy.restore()
+        wait_until(p.health_connected, 10, what="the worker to reconnect")
+        alice = p.client("alice")
+        session = alice.new_session()
+        assert ask(alice, session["id"], "after the partition").status_code == 200
+        assert worker_state(p)["counters"]["probe_failures"] >= 1 or "keepalive" in p.workers[0].log().lower()
+    finally:
+        proxy.close()
+    assert detected_in < 15, detected_in
+
+
+def test_reply_published_while_the_worker_is_disconnected_is_delivered_after_reconnect(make_platform):
+    p = make_platform(CHAT_REPLY_TIMEOUT="15")
+    p.start_infra()
+    p.start_web()
+    proxy = FaultProxy(p.broker.port)
+    try:
+        p.start_worker(MQTT_BROKER_PORT=str(proxy.port))
+        p.start_responder()
+        p.create_user("alice")
+        alice = p.client("alice")
+        session = alice.new_session()
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(ask, alice, session["id"], "!sleep 2 answer me later")
+            wait_until(lambda: p.pending() == 1, 5, what="the request to be waiting")
+            proxy.cut()  # the worker loses its connection; the responder answers in the meantime
+            time.sleep(3.5)
+            assert not worker_state(p)["connected"]
+            proxy.restore()
+            response = future.result(20)
+    finally:
+        proxy.close()
+    assert response.status_code == 200, response.text
+    assert "answer me later" in response.json()["assistant_message"]["content"]
+    assert p.pending() == 0
+
+
+def test_llm_killed_its_will_makes_chat_fail_fast(make_platform):
+    p = make_platform(CHAT_REPLY_TIMEOUT="20")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(ask, alice, session["id"], "!sleep 10 never answered")
+        wait_until(lambda: p.pending() == 1, 5, what="the request to be waiting")
+        p.responder.kill()  # SIGKILL: no clean disconnect, so the broker publishes its last will
+        started = time.monotonic()
+        response = waiting.result(10)
+    assert response.status_code == 503 and time.monotonic() - started < 3
+    assert p.pending() == 0
+    started = time.monotonic()
+    response = ask(alice, session["id"], "hello?")
+    assert response.status_code == 503 and time.monotonic() - started < 1.0
+    assert "offline" in response.json()["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_slow_llm_gives_504_and_the_late_reply_is_still_stored(make_platform):
+    p = make_platform(CHAT_REPLY_TIMEOUT="2")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    started = time.monotonic()
+    response = ask(alice, session["id"], "!sleep 3 slow answer")
+    assert response.status_code == 504
+    assert 1.8 < time.monotonic() - started < 3.5
+    assert p.pending() == 0
+
+    def history():
+        return alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"]
+
+    wait_until(lambda: len(history()) == 2, 5, what="the late reply to be stored")
+    user, assistant = history()
+    assert assistant["role"] == "assistant" and "slow answer" in assistant["content"]
+    assert assistant["request_id"] == user["request_id"]
+
+
+def test_worker_sigterm_answers_waiters_503_and_exits_0(make_platform):
+    p = make_platform(CHAT_REPLY_TIMEOUT="20")
+    ready(p)
+    alice = p.client("alice")
+    sessions = [alice.new_session() for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(ask, alice, s["id"], "!sleep 15 long") for s in sessions]
+        wait_until(lambda: p.pending() == 3, 5, what="three requests waiting")
+        started = time.monotonic()
+        p.workers[0].signal(signal.SIGTERM)
+        responses = [f.result(10) for f in futures]
+        p.workers[0].popen.wait(5)
+    assert time.monotonic() - started < 5
+    assert [r.status_code for r in responses] == [503, 503, 503]
+    assert all(r.json()["code"] == "shutdown" for r in responses)
+    assert p.workers[0].popen.returncode == 0
+
+
+def test_worker_killed_web_answers_503_fast_and_a_new_worker_resumes(make_platform):
+    p = make_platform(CHAT_ACCEPT_TIMEOUT="0.5")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    first_id = worker_state(p)["client_id"]
+    p.workers[0].kill()
+    started = time.monotonic()
+    response = ask(alice, session["id"], "anyone?")
+    assert response.status_code == 503 and time.monotonic() - started < 1.0
+    assert alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"] == []
+    p.start_worker()
+    assert worker_state(p)["client_id"] == first_id  # same id: the broker session is resumed
+    assert ask(alice, session["id"], "back again").status_code == 200
+
+
+def test_redis_restart_is_survived_by_web_and_worker(make_platform):
+    p = make_platform()
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    assert ask(alice, session["id"], "before").status_code == 200
+    p.redis.restart()
+    wait_until(lambda: ask(alice, session["id"], "after", timeout=10).status_code == 200, 15, interval=0.3,
+               what="chat to work after the Redis restart")
+    assert p.web.alive and p.workers[0].alive
+
+
+def test_malformed_mqtt_flood_is_counted_and_skipped(make_platform):
+    p = make_platform()
+    ready(p)
+    base = "prompt_portal/assistant_response"
+    attacker = TestMqtt(p.broker.port)
+    try:
+        for i in range(200):
+            attacker.client.publish(f"{base}/s{i}", b"\xff\xfe\xfd", qos=0)
+            attacker.client.publish(f"{base}/s{i}/x/y/z/extra", b"too deep", qos=0)
+            attacker.client.publish("prompt_portal/status", b"{not json", qos=0)
+            attacker.client.publish("maze/hint/g1", json.dumps({"hint": 3}).encode(), qos=0)
+        attacker.publish(f"{base}/big", b"x" * (300 * 1024))
+    finally:
+        attacker.close()
+    wait_until(lambda: worker_state(p)["counters"]["malformed"] >= 600, 10, what="malformed messages counted")
+    assert p.workers[0].alive
+    alice = p.client("alice")
+    session = alice.new_session()
+    assert ask(alice, session["id"], "still fine?").status_code == 200
