@@ -240,7 +240,7 @@ class WorkerEngine:
             request = self.pending.pop(event["request_id"])
             if request is not None:
                 # Its reply may still come: remember the id so that reply is stored as late, not re-matched.
-                self.recent.add(request.request_id, request.session_key)
+                self.recent.mark_abandoned(request.request_id)
         elif kind == contract.MQTT_PUBLISH:
             self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
         else:
@@ -357,7 +357,7 @@ class WorkerEngine:
         if went_offline:
             # Its last will: nothing waiting will be answered, so say so now instead of at each deadline.
             for request in self.pending.pop_all():
-                self.recent.add(request.request_id, request.session_key)
+                self.recent.mark_abandoned(request.request_id)
                 await self._deliver(request, contract.error_event(
                     request_id=request.request_id, code=contract.ERROR_UNAVAILABLE,
                     detail="The language model went offline. Please try again in a moment.", retry_after=10))
@@ -373,7 +373,7 @@ class WorkerEngine:
         reply = parse_chat_reply(payload, max_bytes)
         if address.request_id is not None:
             request = self.pending.pop(address.request_id)
-            if request is None and address.request_id in self.recent:
+            if request is None and self.recent.is_answered(address.request_id):
                 self.runtime.counters.replies_duplicate += 1
                 return
         else:
@@ -382,7 +382,7 @@ class WorkerEngine:
         request_id = request.request_id if request else address.request_id
         stored = await self._store_reply(address.session_key, request_id, reply)
         if request_id:
-            self.recent.add(request_id, address.session_key)
+            self.recent.mark_answered(request_id)
         if request is None:
             self.runtime.counters.replies_late += 1
             log.info("stored a late reply for request %s", request_id or "(none)")
@@ -446,7 +446,7 @@ class WorkerEngine:
         for request in expired:
             self.runtime.counters.timeouts += 1
             self._breaker_changed(self.breaker.record_failure(time.monotonic()))
-            self.recent.add(request.request_id, request.session_key)
+            self.recent.mark_abandoned(request.request_id)
             await self._deliver(request, contract.error_event(
                 request_id=request.request_id, code=contract.ERROR_TIMEOUT,
                 detail="The model did not answer in time. Please try again."))

@@ -74,20 +74,31 @@ class PendingRegistry:
 
 
 class RecentIds:
-    """A bounded memory of request ids already answered, to recognise duplicate and late replies."""
+    """A bounded memory of recent request ids that are no longer waiting, and whether each was answered.
+
+    An answered id seen again is a duplicate delivery (dropped); an abandoned one (timed out, cancelled,
+    shut down) may still get its late reply, which is then stored for that request and nobody else.
+    """
 
     def __init__(self, max_size: int = 10000):
         self.max_size = max_size
-        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._answered: OrderedDict[str, bool] = OrderedDict()
 
-    def add(self, request_id: str, session_key: str) -> None:
-        self._ids[request_id] = session_key
-        self._ids.move_to_end(request_id)
-        while len(self._ids) > self.max_size:
-            self._ids.popitem(last=False)
+    def _put(self, request_id: str, answered: bool) -> None:
+        self._answered[request_id] = answered
+        self._answered.move_to_end(request_id)
+        while len(self._answered) > self.max_size:
+            self._answered.popitem(last=False)
 
-    def get(self, request_id: str) -> str | None:
-        return self._ids.get(request_id)
+    def mark_answered(self, request_id: str) -> None:
+        self._put(request_id, True)
+
+    def mark_abandoned(self, request_id: str) -> None:
+        if not self._answered.get(request_id):
+            self._put(request_id, False)
+
+    def is_answered(self, request_id: str) -> bool:
+        return self._answered.get(request_id, False)
 
     def __contains__(self, request_id: str) -> bool:
-        return request_id in self._ids
+        return request_id in self._answered

@@ -9,7 +9,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from .procs import wait_until
 
 
-class TestMqtt:
+class MqttPeer:
     def __init__(self, port: int, client_id: str = "", subscribe: tuple[str, ...] = ()):
         self.messages: queue.Queue = queue.Queue()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)

@@ -83,7 +83,7 @@ class Platform:
                       log_dir=self.workdir).start()
         self.workers.append(worker)
         if wait_connected:
-            wait_until(lambda: self.health_connected() or not worker.alive, 20, what="worker to connect")
+            wait_until(lambda: self.worker_connected(worker.pid) or not worker.alive, 20, what="worker to connect")
             assert worker.alive, worker.log()
         return worker
 
@@ -135,6 +135,10 @@ class Platform:
             return [json.loads(v) for v in values if v]
         finally:
             r.close()
+
+    def worker_connected(self, pid: int) -> bool:
+        """This very process (not a stale record of one before it) is connected to the broker."""
+        return any(s["pid"] == pid and s["connected"] for s in self.worker_states())
 
     def llm_online(self) -> bool:
         return any(s.get("llm", {}).get("online") for s in self.worker_states())

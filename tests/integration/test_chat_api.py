@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.harness.mqtt import TestMqtt
+from tests.harness.mqtt import MqttPeer
 from tests.harness.procs import wait_until
 
 PLATFORM_ENV = {"CHAT_REPLY_TIMEOUT": "3"}
@@ -125,7 +125,7 @@ def test_duplicate_reply_is_stored_and_delivered_once(platform, alice):
     thread, box = _ask_in_background(alice, session["id"], "!noreply duplicate test")
     request_id = _request_id_of(alice, session["id"], "!noreply duplicate test")
     time.sleep(0.3)  # let the worker publish it and register the waiter
-    llm = TestMqtt(platform.broker.port)
+    llm = MqttPeer(platform.broker.port)
     try:
         worker_id = platform.worker_states()[0]["client_id"]
         topic = f"{BASE}/{session['session_key']}/{worker_id}/{request_id}"
@@ -147,7 +147,7 @@ def test_reply_on_the_fallback_topic_is_matched_to_the_waiting_request(platform,
     thread, box = _ask_in_background(alice, session["id"], "!noreply fallback test")
     _request_id_of(alice, session["id"], "!noreply fallback test")
     time.sleep(0.3)
-    llm = TestMqtt(platform.broker.port)
+    llm = MqttPeer(platform.broker.port)
     try:
         llm.publish(f"{BASE}/{session['session_key']}", '{"response": "answer via fallback", "model": "m1"}')
         thread.join(10)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.harness.mqtt import TestMqtt
+from tests.harness.mqtt import MqttPeer
 from tests.harness.platform import Platform
 from tests.harness.procs import wait_until
 from tests.harness.proxy import FaultProxy
@@ -183,7 +183,7 @@ def test_slow_llm_gives_504_and_the_late_reply_is_still_stored(make_platform):
     response = ask(alice, session["id"], "!sleep 3 slow answer")
     assert response.status_code == 504
     assert 1.8 < time.monotonic() - started < 3.5
-    assert p.pending() == 0
+    wait_until(lambda: p.pending() == 0, 2, what="the expired request to leave pending")
 
     def history():
         return alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"]
@@ -225,7 +225,8 @@ def test_worker_killed_web_answers_503_fast_and_a_new_worker_resumes(make_platfo
     assert alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"] == []
     p.start_worker()
     assert worker_state(p)["client_id"] == first_id  # same id: the broker session is resumed
-    assert ask(alice, session["id"], "back again").status_code == 200
+    response = ask(alice, session["id"], "back again")
+    assert response.status_code == 200, response.text
 
 
 def test_redis_restart_is_survived_by_web_and_worker(make_platform):
@@ -244,7 +245,7 @@ def test_malformed_mqtt_flood_is_counted_and_skipped(make_platform):
     p = make_platform()
     ready(p)
     base = "prompt_portal/assistant_response"
-    attacker = TestMqtt(p.broker.port)
+    attacker = MqttPeer(p.broker.port)
     try:
         for i in range(200):
             attacker.client.publish(f"{base}/s{i}", b"\xff\xfe\xfd", qos=0)

@@ -39,12 +39,16 @@ def test_expiry_by_deadline_and_by_hard_maximum_age():
     assert [r.request_id for r in registry.pop_all()] == ["young"] and len(registry) == 0
 
 
-def test_recent_ids_forget_the_oldest():
+def test_recent_ids_tell_duplicates_from_late_replies_and_forget_the_oldest():
     recent = RecentIds(max_size=2)
-    recent.add("a", "s")
-    recent.add("b", "s")
-    recent.add("c", "s")
-    assert "a" not in recent and "b" in recent and recent.get("c") == "s"
+    recent.mark_answered("a")
+    recent.mark_abandoned("b")
+    assert recent.is_answered("a") and not recent.is_answered("b")
+    recent.mark_answered("b")  # its late reply came and was stored
+    recent.mark_abandoned("b")  # a later sweep must not forget that it was answered
+    assert recent.is_answered("b")
+    recent.mark_answered("c")
+    assert "a" not in recent and "c" in recent
 
 
 def test_reconnect_delays_start_short_grow_and_stay_capped():
