@@ -30,7 +30,7 @@ class FakeModel(BaseHTTPRequestHandler):
 def model():
     FakeModel.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -69,11 +71,11 @@ def responder(broker_port, tmp_path):
     """Starts `python -m responder` with a fresh client id; yields (process, client id, log path)."""
     started = []
 
-    def start():
+    def start(**extra_env: str):
         client_id = f"responder-test-{uuid.uuid4().hex[:8]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MQTT_", "LLM_", "RESPONDER_"))}
         env.update(MQTT_BROKER_PORT=str(broker_port), RESPONDER_CLIENT_ID=client_id, RESPONDER_STATUS_INTERVAL="1",
-                   LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1")
+                   LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1", **extra_env)
         log_path = tmp_path / f"{client_id}.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "responder"], cwd=ROOT, env=env, stdout=log,
@@ -117,8 +119,8 @@ class Observer:
                 return message
 
     def close(self) -> None:
+        self.client.disconnect()  # first: it wakes the network thread, which loop_stop then joins at once
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 def status_of(payload: bytes) -> dict:
@@ -185,3 +187,68 @@ def test_sigterm_announces_offline_and_exits_cleanly(broker_port, responder):
         observer.close()
     log = log_path.read_text()
     assert log.count("connected to 127.0.0.1") == 1 and "disconnected from the broker" in log
+
+
+class ScriptedModel(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that shows what it was sent: how many messages and which system prompt.
+    "FAIL" makes it fail; a maze state gets a JSON hint only when the system prompt asks for JSON."""
+
+    def do_POST(self):
+        messages = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"]
+        system = messages[0]["content"] if messages[0]["role"] == "system" else None
+        user = messages[-1]["content"]
+        if "FAIL" in user:
+            status, text = 500, None
+        elif user.startswith("{"):
+            status, text = 200, 'Here:\n```json\n{"hint": "LLM says east"}\n```' if "json" in system else "Go east."
+        else:
+            status, text = 200, f"model saw {len(messages)} messages; system={system}"
+        body = json.dumps({"choices": [{"message": {"content": text}}]} if text else {"error": "boom"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def model_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_llm_mode_memory_errors_and_hint_fallback(broker_port, responder, model_url):
+    proc, client_id, log_path = responder(LLM_BASE_URL=model_url)
+    wait_for(lambda: (retained_status(broker_port) or {}).get("service") == client_id, 10, "the responder")
+    observer = Observer(broker_port, ["prompt_portal/assistant_response/#", "maze/hint/#"])
+
+    def ask(message: str, system_prompt: str) -> bytes:
+        observer.publish("prompt_portal/user_input", {"sessionId": "chat-7", "message": message,
+                                                      "systemPrompt": system_prompt})
+        return observer.expect(lambda t, p, r: t == "prompt_portal/assistant_response/chat-7")[1]
+
+    try:
+        assert ask("one", "SP1") == b"model saw 2 messages; system=SP1"
+        # The earlier turn is remembered; the system prompt is the one of the session's first request.
+        assert ask("two", "SP2") == b"model saw 4 messages; system=SP1"
+        assert ask("FAIL now", "SP1").startswith(b"Error: model endpoint answered HTTP 500")
+
+        observer.publish("maze/template/game-7", {"template": "Reply in json."})
+        assert json.loads(observer.expect(lambda t, p, r: t == "maze/hint/game-7")[1]) == {"hint": "Template updated"}
+        state = {"player_pos": [0, 0], "exit_pos": [2, 0], "visible_map": [[1, 1, 1]]}
+        observer.publish("maze/state", {"sessionId": "game-7", **state})
+        assert json.loads(observer.expect(lambda t, p, r: t == "maze/hint/game-7")[1]) == {"hint": "LLM says east"}
+        # A prose answer is no hint object: the offline hint stands in.
+        observer.publish("maze/state", {"sessionId": "game-8", "prompt_template": {"content": "Be terse."}, **state})
+        hint = json.loads(observer.expect(lambda t, p, r: t == "maze/hint/game-8")[1])
+        assert hint["path"] == [[1, 0], [2, 0]]
+    finally:
+        observer.close()

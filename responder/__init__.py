@@ -1,0 +1,52 @@
+"""Prompt Portal's reference LLM service, run as ``python -m responder``.
+
+It speaks the MQTT protocol of /work/shared/PROTOCOL.md exactly as the deployed LLM service does: chat requests
+are answered with raw text on their reply topic, maze states with a JSON hint on ``maze/hint/<sessionId>``.
+Answers come from an OpenAI-compatible ``/chat/completions`` endpoint, or, without LLM_BASE_URL, from a built-in
+offline mode (a labelled echo for chat, a shortest-path hint for the maze) so the platform works out of the box.
+It imports no Django: only the standard library and paho-mqtt.
+
+Configuration: every flag defaults from an environment variable (``python -m responder --help``).
+
+=================================  =================================  =====================================
+flag                               environment variable               default
+=================================  =================================  =====================================
+--broker-host                      MQTT_BROKER_HOST                   127.0.0.1
+--broker-port                      MQTT_BROKER_PORT                   1883
+--username / --password            MQTT_USERNAME / MQTT_PASSWORD      unset
+--topic-user-input                 MQTT_TOPIC_USER_INPUT              prompt_portal/user_input
+--topic-assistant-response         MQTT_TOPIC_ASSISTANT_RESPONSE      prompt_portal/assistant_response
+--topic-state                      MQTT_TOPIC_STATE                   maze/state
+--topic-hint                       MQTT_TOPIC_HINT                    maze/hint/+ (hint base: maze/hint)
+--topic-template                   MQTT_TOPIC_TEMPLATE                maze/template
+--client-id                        RESPONDER_CLIENT_ID                llm_responder
+--projects                         RESPONDER_PROJECTS                 "maze prompt_portal"
+--status-topic                     RESPONDER_STATUS_TOPIC             <first project>/status
+--status-interval                  RESPONDER_STATUS_INTERVAL          30 (seconds)
+--delay                            RESPONDER_DELAY                    0 (seconds before each reply)
+--llm-base-url                     LLM_BASE_URL                       empty = offline mode
+--llm-api-key                      LLM_API_KEY                        empty
+--llm-model                        LLM_MODEL                          default
+--llm-timeout                      LLM_TIMEOUT                        60 (seconds)
+--history-turns                    RESPONDER_HISTORY_TURNS            6
+--max-concurrency                  RESPONDER_MAX_CONCURRENCY          16 (parallel LLM calls)
+--log-level                        LOG_LEVEL                          INFO
+=================================  =================================  =====================================
+
+RESPONDER_PROJECTS names the projects served: ``prompt_portal`` (chat requests) and ``maze`` (states, templates,
+clear_history and delete_session, which both forget a session); the first names the status topic. The client id
+must be unique among running responders: two with the same id take the broker session from each other.
+
+Memory: per (project, sessionId), at most 10,000 sessions (least recently used dropped) and RESPONDER_HISTORY_TURNS
+turns each; a session's system prompt is taken when the session is first seen, and a maze template update replaces
+it. Maze hints from the LLM use the session's template but no turns (each state is complete on its own). When
+saturated, chat requests get the overloaded reply and maze states the offline hint.
+
+Offline replies (no LLM_BASE_URL):
+- chat: ``[offline] You said: <message>`` (first 500 characters). Test hooks: a message starting with ``!error``
+  gets ``Error: simulated model failure``, ``!overload`` gets ``Server is overloaded. Please try again in a
+  moment.``, ``!sleep <s>`` is answered normally after <s> seconds (at most 120), ``!noreply`` is never answered.
+- maze: ``{"hint": "Head east 3, then north 2.", "path": [[x, y], ...], "show_path": true, "suggestion": ...}``
+  from a breadth-first search that keeps clear of germs where it can; without a visible route, a ``hint`` to
+  explore and no ``path``.
+"""

@@ -1,0 +1,52 @@
+"""Accounts: sign-up, login pages, createsuperuser from the environment, and the admin's chat lists."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from chatbot import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_creates_a_user_and_logs_in(client):
+    response = client.post("/accounts/signup/", {
+        "username": "carol", "password1": "a-long-Passphrase-77", "password2": "a-long-Passphrase-77"})
+    assert response.status_code == 302 and response["Location"] == "/chat/"
+    assert get_user_model().objects.filter(username="carol").exists()
+    assert client.get("/api/chatbot/sessions").status_code == 200
+
+
+def test_signup_rejects_weak_or_mismatched_passwords(client):
+    response = client.post("/accounts/signup/", {"username": "dave", "password1": "123", "password2": "1234"})
+    assert response.status_code == 400
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_login_and_chat_pages(client, django_user_model):
+    assert client.get("/accounts/login/").status_code == 200
+    assert client.get("/chat/")["Location"].startswith("/accounts/login/")
+    django_user_model.objects.create_user("erin", password="pw-erin-123456")
+    assert client.login(username="erin", password="pw-erin-123456")
+    page = client.get("/chat/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="mobile-web-app-capable"' in html and 'name="apple-mobile-web-app-capable"' in html
+
+
+def test_createsuperuser_noinput_reads_the_standard_variables(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "s3cret-enough-pass")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.org")
+    call_command("createsuperuser", interactive=False, verbosity=0)
+    user = get_user_model().objects.get(username="root")
+    assert user.is_superuser and user.check_password("s3cret-enough-pass")
+
+
+def test_admin_lists_chat_sessions_and_messages(admin_client, django_user_model):
+    owner = django_user_model.objects.create_user("frank", password="x-123456789")
+    session = services.session_create(owner=owner, title="Frank's chat")
+    services.user_message_create(session=session, content="visible in admin", request_id="r1")
+    sessions_page = admin_client.get("/admin/chatbot/chatsession/")
+    assert sessions_page.status_code == 200 and "Frank&#x27;s chat" in sessions_page.content.decode()
+    messages_page = admin_client.get("/admin/chatbot/chatmessage/")
+    assert messages_page.status_code == 200 and "visible in admin" in messages_page.content.decode()
