@@ -187,4 +187,6 @@ HEALTH = {
     "PENDING_DEGRADED": env.int("HEALTH_PENDING_DEGRADED", default=50),
     "INACTIVITY_DEGRADED": env.float("HEALTH_INACTIVITY_DEGRADED", default=300.0),
     "PROBE_SLOW_MS": env.float("HEALTH_PROBE_SLOW_MS", default=1000.0),
+    # Bearer token for monitoring systems on /api/health/mqtt and /metrics (empty: staff sessions only).
+    "TOKEN": env.str("HEALTH_TOKEN", default=""),
 }

@@ -25,7 +25,7 @@ from .breaker import OPEN, CircuitBreaker
 from .client import LinkConfig, MqttLink
 from .pending import PendingRegistry, PendingRequest, RecentIds
 from .payloads import MalformedPayload, parse_chat_reply, parse_hint, parse_status
-from .shared_state import remove_worker_state, write_worker_state
+from .shared_state import record_probe_rtt, remove_worker_state, write_worker_state
 from .identity import release_lease, renew_lease
 from .topics import hint_base, parse_reply_topic, reply_topic, session_from_hint_topic
 
@@ -98,6 +98,7 @@ class WorkerRuntime:
     last_activity_at: float | None = None
     last_disconnect_reason: str = ""
     counters: Counters = field(default_factory=Counters)
+    received_by_kind: dict[str, int] = field(default_factory=dict)
     probe: ProbeState = field(default_factory=ProbeState)
     llm: LlmStatus = field(default_factory=LlmStatus)
 
@@ -334,6 +335,8 @@ class WorkerEngine:
 
     async def _handle_mqtt_message(self, topic: str, payload: bytes) -> None:
         max_bytes = self.config.mqtt["MAX_PAYLOAD_BYTES"]
+        kind = self._kind_of(topic)
+        self.runtime.received_by_kind[kind] = self.runtime.received_by_kind.get(kind, 0) + 1
         if topic == self.probe_topic:
             self._on_probe_echo(payload)
         elif topic in self.status_topics:
@@ -347,6 +350,17 @@ class WorkerEngine:
             })
         else:
             raise MalformedPayload("message on a topic the worker does not handle")
+
+    def _kind_of(self, topic: str) -> str:
+        if topic == self.probe_topic:
+            return "probe"
+        if topic in self.status_topics:
+            return "status"
+        if topic.startswith(self.config.response_base + "/"):
+            return "reply"
+        if session_from_hint_topic(self.hint_topic, topic) is not None:
+            return "hint"
+        return "other"
 
     async def _on_llm_status(self, status) -> None:
         llm = self.runtime.llm
@@ -484,6 +498,7 @@ class WorkerEngine:
             return  # an echo of a probe we already gave up on
         probe.last_rtt_ms = (time.monotonic() - probe.sent_at) * 1000
         probe.last_ok_at = time.time()
+        asyncio.ensure_future(record_probe_rtt(self.redis, probe.last_rtt_ms))
         probe.token = None
         probe.consecutive_failures = 0
 
@@ -525,6 +540,7 @@ class WorkerEngine:
                 "retry_after": self.breaker.retry_after(time.monotonic()),
             },
             "counters": rt.counters.as_dict(),
+            "received_by_kind": dict(rt.received_by_kind),
         }
 
     async def _heartbeat(self) -> None:

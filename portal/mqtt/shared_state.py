@@ -15,6 +15,8 @@ import redis.asyncio as aioredis
 WORKERS_SET = "portal:workers"
 WORKER_KEY = "portal:worker:{}"
 LEASE_KEY = "portal:client-id:{}"
+LATENCY_SAMPLES = "portal:latency:{}"  # list of "unix_ts:milliseconds", newest first ("chat", "probe")
+MAX_LATENCY_SAMPLES = 3600
 
 _clients: dict[tuple[int, str], aioredis.Redis] = {}
 
@@ -68,3 +70,15 @@ def heartbeat_age(state: dict[str, Any], now: float | None = None) -> float:
 def is_alive(state: dict[str, Any], heartbeat_interval: float, now: float | None = None) -> bool:
     """Alive while the last heartbeat is younger than three intervals."""
     return heartbeat_age(state, now) < 3 * heartbeat_interval
+
+
+async def record_probe_rtt(r: aioredis.Redis, rtt_ms: float) -> None:
+    """Keep recent probe round trips for the status page's latency chart."""
+    key = LATENCY_SAMPLES.format("probe")
+    try:
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, f"{time.time():.0f}:{rtt_ms:.2f}")
+            pipe.ltrim(key, 0, MAX_LATENCY_SAMPLES - 1)
+            await pipe.execute()
+    except Exception:  # noqa: BLE001 - a chart sample is not worth an error
+        pass
