@@ -120,7 +120,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     for flag, env_name, default, kind, text in _OPTIONS:
         shown = "unset" if default is None else repr(default)
-        if env_name in environ:
+        # An empty variable means "not set", as in .env files that list every variable (django-environ agrees).
+        if environ.get(env_name, "") != "":
             default = environ[env_name]
             try:
                 kind(default)

@@ -33,3 +33,11 @@ def test_bad_environment_values_stop_the_program(env, capsys):
         Settings.from_env_and_args([], env)
     assert exit_info.value.code == 2
     assert next(iter(env)) in capsys.readouterr().err
+
+
+def test_empty_environment_variables_count_as_unset():
+    from responder.config import Settings
+
+    settings = Settings.from_env_and_args([], {"RESPONDER_STATUS_TOPIC": "", "MQTT_BROKER_PORT": "", "LLM_BASE_URL": ""})
+    assert settings.status_topic == "maze/status"
+    assert settings.broker_port == 1883
