@@ -63,7 +63,8 @@ def one_request(client, session_id: int, i: int, tally: Tally) -> None:
         ok = f"soak {i}" in response.json()["assistant_message"]["content"]
         tally.add("200" if ok else "wrong reply", latency)
     elif response.status_code in (503, 504):
-        tally.add(f"{response.status_code} {response.json().get('code', '?')}", latency)
+        body = response.json()
+        tally.add(f"{response.status_code} {body.get('code', '?')}: {body.get('detail', '')[:60]}", latency)
     else:
         tally.add(f"lost (HTTP {response.status_code})", latency)
 

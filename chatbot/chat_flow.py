@@ -1,11 +1,13 @@
 """One chat turn, shared by the JSON API and the WebSocket: store the question, ask the worker, map the outcome."""
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from portal import telemetry
 from portal.db import run_db
 from portal.mqtt import contract, gateway
 
@@ -20,6 +22,13 @@ class TurnResult:
 
     event: dict
     user_message: dict | None
+
+    @property
+    def outcome(self) -> str:
+        """The metrics label: ok, llm_error, or the contract error code."""
+        if self.event["type"] == contract.CHAT_REPLY:
+            return "llm_error" if self.event.get("is_error") else "ok"
+        return self.event["code"]
 
     @property
     def http_status(self) -> int:
@@ -60,6 +69,13 @@ async def chat_turn(
     request_id: str | None = None,
 ) -> TurnResult:
     """Ask the model one question; `on_accepted(request_id, user_message)` runs once a worker published it."""
+    started = time.monotonic()
+    result = await _turn(session, content, overrides, notify_group, on_accepted, request_id)
+    await telemetry.record_chat(result.outcome, time.monotonic() - started)
+    return result
+
+
+async def _turn(session, content, overrides, notify_group, on_accepted, request_id) -> TurnResult:
     if (refusal := await unavailable_event()) is not None:
         return TurnResult(refusal, None)
     request_id = request_id or services.new_request_id()

@@ -8,6 +8,7 @@ from collections import deque
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from portal import telemetry
 from portal.db import run_db
 from portal.http import InvalidInput
 from portal.mqtt import contract
@@ -31,6 +32,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.in_flight: set[asyncio.Task] = set()
         # Requests this socket sent: their events reach it directly, so the session group's copy is skipped.
         self.own_requests: deque[str] = deque(maxlen=256)
+        self.counted = False
         user = self.scope.get("user")
         # Accept first, then close: a close code set before accepting never reaches the browser.
         await self.accept()
@@ -45,6 +47,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self._join(contract.chat_group(self.session.session_key))
+        telemetry.sockets.opened("chat")
+        self.counted = True
 
     async def _join(self, group: str) -> None:
         if self.group == group:
@@ -55,6 +59,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
+        if self.counted:
+            telemetry.sockets.closed("chat")
         for task in list(self.in_flight):
             task.cancel()
         if self.group:

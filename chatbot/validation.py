@@ -51,7 +51,8 @@ def session_create(data: dict) -> dict:
     title = str_field(data, "title", max_length=MAX_TITLE_CHARS)
     if title:
         values["title"] = title
-    return {"preset": preset_key or None, **values}
+    template_id = int_field(data, "template_id", low=1, high=2**63 - 1)
+    return {"preset": preset_key or None, "template_id": template_id, **values}
 
 
 def session_update(data: dict) -> dict:

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from portal.api import json_api
 from portal.db import run_db
 from portal.http import json_error, parse_json_object
+from prompts.services import template_for_user
 
 from . import selectors, services, validation
 from .chat_flow import chat_turn
@@ -31,6 +32,12 @@ def presets(request):
 def sessions(request):
     if request.method == "POST":
         fields = validation.session_create(parse_json_object(request.body))
+        template_id = fields.pop("template_id")
+        if template_id is not None:
+            # Start from one of your prompt templates: its content becomes the system prompt.
+            template = template_for_user(user=request.user, template_id=template_id)
+            fields.setdefault("title", template.title)
+            fields.setdefault("system_prompt", template.content)
         session = services.session_create(owner=request.user, **fields)
         return JsonResponse(session_json(session), status=201)
     rows = selectors.sessions_for_user(user=request.user)[:200]

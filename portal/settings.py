@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "portal",
+    "prompts",
     "chatbot",
     "maze",
     "health",
@@ -43,7 +44,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
+
+# --- Deployment security (see README "Production") ----------------------------------------------------------
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+)
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=False)  # true behind HTTPS
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    # nginx terminates TLS and says so in X-Forwarded-Proto (deploy/nginx/prompt-portal.conf).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "portal.urls"
 ASGI_APPLICATION = "portal.asgi.application"
@@ -74,9 +95,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's advice under ASGI: no persistent connections (per-request threads would strand them). Raise it only
+# for a process whose database work runs on long-lived threads.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -162,6 +184,7 @@ WORKER = {
     "LLM_STATUS_TIMEOUT": env.float("LLM_STATUS_TIMEOUT", default=90.0),
     # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
     "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
+    "MAZE_HINT_STORE": "maze.hints.store_hint",
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------
@@ -179,6 +202,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+# Maze: at most one state message per game this often (a hint request is sent at once).
+MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
 # How long a web process waits for a worker to acknowledge a chat request before answering 503.
 CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=1.0)
 

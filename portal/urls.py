@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from chatbot.urls import api_urlpatterns as chat_api, page_urlpatterns as chat_pages
 from health.urls import urlpatterns as health_urls
+from maze.urls import api_urlpatterns as maze_api, page_urlpatterns as maze_pages
+from prompts.urls import api_urlpatterns as templates_api, page_urlpatterns as templates_pages
 
 from . import views
 
@@ -14,5 +16,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("chat/", include(chat_pages)),
     path("api/chatbot/", include(chat_api)),
+    path("templates/", include(templates_pages)),
+    path("api/templates/", include(templates_api)),
+    path("api/", include(maze_api)),
+    path("", include(maze_pages)),
     path("", include(health_urls)),
 ]

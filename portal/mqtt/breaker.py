@@ -19,27 +19,40 @@ class CircuitBreaker:
         self.state = CLOSED
         self.consecutive_failures = 0
         self.opened_at = 0.0
-        self._trial_in_flight = False
+        self._trial_started_at: float | None = None
+
+    def state_at(self, now: float) -> str:
+        """The state as time makes it: an open breaker is half-open once its cool-down is over.
+
+        Reporting this (not the last stored state) matters: web processes refuse requests while the breaker
+        reads "open", so a breaker that only moved on when a request arrived would stay open forever.
+        """
+        if self.state == OPEN and now - self.opened_at >= self.cooldown:
+            return HALF_OPEN
+        return self.state
 
     def allow(self, now: float) -> bool:
-        """May a request go out now? In half-open state exactly one trial goes out at a time."""
-        if self.state == OPEN and now - self.opened_at >= self.cooldown:
-            self.state = HALF_OPEN
-            self._trial_in_flight = False
+        """May a request go out now? Half-open lets one trial through at a time; a trial that never
+        reported back (refused later, cancelled) is replaced after another cool-down."""
+        self.state = self.state_at(now)
         if self.state == CLOSED:
             return True
-        if self.state == HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
+        if self.state == HALF_OPEN and (
+            self._trial_started_at is None or now - self._trial_started_at >= self.cooldown
+        ):
+            self._trial_started_at = now
             return True
         return False
 
     def retry_after(self, now: float) -> int:
-        return max(1, int(self.cooldown - (now - self.opened_at)) + 1) if self.state == OPEN else 1
+        if self.state_at(now) == OPEN:
+            return max(1, int(self.cooldown - (now - self.opened_at)) + 1)
+        return 1
 
     def record_success(self) -> str | None:
         """Returns the new state when it changed (so the caller logs one line per change)."""
         self.consecutive_failures = 0
-        self._trial_in_flight = False
+        self._trial_started_at = None
         if self.state != CLOSED:
             self.state = CLOSED
             return CLOSED
@@ -47,7 +60,8 @@ class CircuitBreaker:
 
     def record_failure(self, now: float) -> str | None:
         self.consecutive_failures += 1
-        self._trial_in_flight = False
+        self._trial_started_at = None
+        self.state = self.state_at(now)
         if self.state == HALF_OPEN or (self.state == CLOSED and self.consecutive_failures >= self.failure_threshold):
             self.state = OPEN
             self.opened_at = now

@@ -41,6 +41,7 @@ class EngineConfig:
     pending_max: int
     pending_max_age: float
     chat_reply_store: Callable[..., dict | None]
+    maze_hint_store: Callable[..., bool] | None = None
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
     # The LLM service announces itself every 30 s; silence for this long counts as offline.
@@ -68,6 +69,8 @@ class Counters:
     reconnects: int = 0
     probe_failures: int = 0
     inbound_dropped: int = 0
+    hints_delivered: int = 0
+    hints_unknown: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -344,10 +347,7 @@ class WorkerEngine:
         elif topic.startswith(self.config.response_base + "/"):
             await self._handle_chat_reply(topic, payload, max_bytes)
         elif (session_key := session_from_hint_topic(self.hint_topic, topic)) is not None:
-            hint = parse_hint(payload, max_bytes)
-            await self.layer.group_send(contract.hint_group(session_key), {
-                "type": contract.MAZE_HINT, "session_key": session_key, "hint": hint, "received_at": time.time(),
-            })
+            await self._handle_hint(session_key, parse_hint(payload, max_bytes))
         else:
             raise MalformedPayload("message on a topic the worker does not handle")
 
@@ -361,6 +361,21 @@ class WorkerEngine:
         if session_from_hint_topic(self.hint_topic, topic) is not None:
             return "hint"
         return "other"
+
+    async def _handle_hint(self, session_key: str, hint: dict[str, Any]) -> None:
+        received_at = time.time()
+        if self.config.maze_hint_store is not None:
+            def store():
+                close_old_connections()
+                return self.config.maze_hint_store(session_key=session_key, hint=hint)
+
+            if not await sync_to_async(store, thread_sensitive=True)():
+                self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
+                return
+        self.runtime.counters.hints_delivered += 1
+        await self.layer.group_send(contract.hint_group(session_key), {
+            "type": contract.MAZE_HINT, "session_key": session_key, "hint": hint, "received_at": received_at,
+        })
 
     async def _on_llm_status(self, status) -> None:
         llm = self.runtime.llm
@@ -535,7 +550,7 @@ class WorkerEngine:
                 "consecutive_failures": rt.probe.consecutive_failures,
             },
             "breaker": {
-                "state": self.breaker.state,
+                "state": self.breaker.state_at(time.monotonic()),
                 "consecutive_failures": self.breaker.consecutive_failures,
                 "retry_after": self.breaker.retry_after(time.monotonic()),
             },

@@ -58,3 +58,24 @@ def test_phone_sized_screen_has_no_horizontal_overflow(platform, browser):
     assert page.locator("meta[name=mobile-web-app-capable]").count() == 1
     assert page.locator("meta[name=apple-mobile-web-app-capable]").count() == 1
     context.close()
+
+
+def test_maze_game_with_a_template_gets_an_offline_hint_and_draws_its_path(platform, browser, tmp_path):
+    template = platform.client("alice").post(
+        "/api/templates/", {"title": "Browser LAM", "content": "Lead me to the exit."}).json()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, platform.base_url, "alice")
+    page.goto(platform.base_url + "/maze/")
+    page.select_option("#maze-template", str(template["id"]))
+    page.click("#maze-start")
+    page.wait_for_selector("#maze-canvas")
+    page.click("#request-hint")
+    page.wait_for_function("document.querySelector('#hint-text').textContent.trim().length > 0", timeout=10000)
+    page.wait_for_function(
+        "Number(document.querySelector('#maze-canvas').dataset.pathLength || 0) > 0", timeout=10000)
+    assert page.locator("#hint-actions li.action-applied").count() >= 1
+    assert "ms" in page.inner_text("#hint-latency")
+    page.screenshot(path=str(tmp_path / "maze.png"))
+    assert errors == []

@@ -260,3 +260,20 @@ def test_malformed_mqtt_flood_is_counted_and_skipped(make_platform):
     alice = p.client("alice")
     session = alice.new_session()
     assert ask(alice, session["id"], "still fine?").status_code == 200
+
+
+def test_breaker_opens_on_repeated_timeouts_and_closes_again_after_a_trial(make_platform):
+    p = make_platform(CHAT_REPLY_TIMEOUT="1", LLM_BREAKER_THRESHOLD="2", LLM_BREAKER_COOLDOWN="2")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    assert [ask(alice, session["id"], "!noreply").status_code for _ in range(2)] == [504, 504]
+    wait_until(lambda: worker_state(p)["breaker"]["state"] == "open", 3, what="the breaker to open")
+    started = time.monotonic()
+    refused = ask(alice, session["id"], "refused at once")
+    assert refused.status_code == 503 and time.monotonic() - started < 0.5
+    assert "not answering" in refused.json()["detail"]
+    # After the cool-down the web side must let a trial through by itself (nothing else reaches the worker).
+    wait_until(lambda: ask(alice, session["id"], "trial", timeout=5).status_code == 200, 6, interval=0.3,
+               what="a trial request to succeed after the cool-down")
+    wait_until(lambda: worker_state(p)["breaker"]["state"] == "closed", 3, what="the breaker to close")

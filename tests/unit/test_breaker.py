@@ -33,3 +33,19 @@ def test_success_resets_the_count():
     b.record_failure(0)
     b.record_success()
     assert b.record_failure(1) is None and b.state == CLOSED
+
+
+def test_the_reported_state_turns_half_open_by_itself_after_the_cooldown():
+    # Web processes refuse while the state reads "open": it must change without any request arriving.
+    b = CircuitBreaker(failure_threshold=1, cooldown=10)
+    b.record_failure(0)
+    assert b.state_at(5) == OPEN and b.retry_after(5) == 6
+    assert b.state_at(10) == HALF_OPEN and b.retry_after(10) == 1
+
+
+def test_a_trial_that_never_reports_back_is_replaced_after_another_cooldown():
+    b = CircuitBreaker(failure_threshold=1, cooldown=10)
+    b.record_failure(0)
+    assert b.allow(10)
+    assert not b.allow(15)
+    assert b.allow(20)

@@ -1,0 +1,124 @@
+"""The maze WebSocket `/ws/maze/<game id>/`: game state out to the LLM, hints back to every socket of the game."""
+from __future__ import annotations
+
+import json
+import time
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from portal import telemetry
+from portal.db import run_db
+from portal.mqtt import contract, gateway
+from portal.mqtt.topics import hint_base
+
+from . import engine, protocol, services
+from .publishing import publish_state
+
+MAX_FRAME_CHARS = 128 * 1024  # a 101×101 grid as JSON is about 21 KB
+MIN_HINT_REQUEST_INTERVAL = 0.2  # a button mashed 20 times a second asks once
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class MazeConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.game = None
+        self.last_state_at = 0.0
+        self.last_request_at = 0.0
+        self.state_sent_at: float | None = None
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            game_id = int(self.scope["url_route"]["kwargs"]["game_id"])
+            self.game, self.llm_template = await run_db(self._load, user, game_id)
+        except Exception:  # not found or not yours: the same answer
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = contract.hint_group(self.game.session_key)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        telemetry.sockets.opened("hint", self.game.session_key)
+
+    @staticmethod
+    def _load(user, game_id):
+        game = services.game_for_user(user=user, game_id=game_id)
+        return game, services.template_for_llm(game)
+
+    async def disconnect(self, code):
+        if self.game is not None:
+            telemetry.sockets.closed("hint", self.game.session_key)
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.game is None:
+            return
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self._error("invalid", f"Send JSON text frames of at most {MAX_FRAME_CHARS} characters.")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("invalid", "The frame is not valid JSON.")
+            return
+        if not isinstance(message, dict) or message.get("type") != "state":
+            await self._error("invalid", 'Expected {"type": "state", "state": {...}}.')
+            return
+        await self._on_state(message)
+
+    async def _on_state(self, message: dict) -> None:
+        now = time.monotonic()
+        wants_hint = message.get("request_hint") is True
+        if wants_hint and now - self.last_request_at < MIN_HINT_REQUEST_INTERVAL:
+            await self._error("throttled", "Hint requested a moment ago; it is on its way.")
+            return
+        if not wants_hint and now - self.last_state_at < settings.MAZE_STATE_MIN_INTERVAL:
+            return  # throttled on purpose: the next move sends a fresher state anyway
+        try:
+            payload = protocol.state_payload(
+                session_key=self.game.session_key, state=message.get("state"), width=self.game.width,
+                height=self.game.height, template=self.llm_template, hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
+            )
+        except protocol.StateError as exc:
+            await self._error("invalid", str(exc))
+            return
+        availability = await gateway.worker_availability()
+        if not availability.ok:
+            await self._error("unavailable", availability.detail)
+            return
+        if not await publish_state(payload):
+            await self._error("unavailable", "The hint service is unreachable right now.")
+            return
+        self.last_state_at = now
+        if wants_hint:
+            self.last_request_at = now
+        self.state_sent_at = time.time()
+
+    async def _error(self, code: str, detail: str) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail})
+
+    # -- events from the game's hint group -------------------------------------------------------------
+    async def maze_hint(self, event):
+        check = engine.validate_hint(event["hint"], self.game.width, self.game.height)
+        latency_ms = None
+        if self.state_sent_at is not None and not check.notice:
+            latency_ms = round((event["received_at"] - self.state_sent_at) * 1000, 1)
+        await self.send_json({
+            "type": "hint",
+            "hint": event["hint"],
+            "text": check.text,
+            "suggestion": check.suggestion,
+            "notice": check.notice,
+            "error": check.error,
+            "applied": check.applied,
+            "ignored": check.ignored,
+            "received_at": event["received_at"],
+            "server_latency_ms": latency_ms,
+        })
+
+    async def template_published(self, event):
+        self.llm_template = event.get("llm_template")
+        await self.send_json({"type": "template.published", "template": event.get("template")})

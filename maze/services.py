@@ -1,0 +1,153 @@
+"""Maze games, scores and the leaderboard: writes and reads, scoped to their owner."""
+from __future__ import annotations
+
+import random
+
+from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404
+from django.utils import timezone
+
+from portal.http import InvalidInput
+from prompts.models import PromptTemplate
+from prompts.services import template_summary
+
+from . import engine
+from .models import MazeGame, Score
+
+PELLETS_PER_GAME = 8
+LEADERBOARD_PAGE_SIZE = 20
+
+
+def maze_of(game: MazeGame) -> engine.Maze:
+    """The game's maze, regenerated from its seed (the server never trusts the browser's copy)."""
+    return engine.generate(game.width, game.height, germ_count=game.germ_count, pellet_count=PELLETS_PER_GAME,
+                           seed=game.seed)
+
+
+def game_for_user(*, user, game_id: int) -> MazeGame:
+    game = MazeGame.objects.select_related("template").filter(owner=user, id=game_id).first()
+    if game is None:
+        raise Http404("No such maze game.")
+    return game
+
+
+def game_by_key_for_user(*, user, session_key: str) -> MazeGame:
+    game = MazeGame.objects.filter(owner=user, session_key=session_key).first()
+    if game is None:
+        raise Http404("No such maze game.")
+    return game
+
+
+def game_create(*, owner, width: int, height: int, germs: int, mode: str,
+                template: PromptTemplate | None) -> tuple[MazeGame, engine.Maze]:
+    seed = random.SystemRandom().randrange(2**62)
+    maze = engine.generate(width, height, germ_count=germs, pellet_count=PELLETS_PER_GAME, seed=seed)
+    game = MazeGame.objects.create(
+        owner=owner, width=width, height=height, germ_count=germs, seed=seed, mode=mode, template=template,
+        template_version=template.version if template else None,
+    )
+    return game, maze
+
+
+def game_set_template(*, game: MazeGame, template: PromptTemplate | None) -> MazeGame:
+    game.template = template
+    game.template_version = template.version if template else None
+    game.save(update_fields=["template", "template_version"])
+    return game
+
+
+def template_for_llm(game: MazeGame) -> dict | None:
+    """The game's template as PROTOCOL.md embeds it in state messages."""
+    t = game.template
+    if t is None:
+        return None
+    return {"title": t.title, "content": t.content, "version": t.version, "user_id": game.owner_id}
+
+
+def game_json(game: MazeGame) -> dict:
+    return {
+        "id": game.id,
+        "session_key": game.session_key,
+        "width": game.width,
+        "height": game.height,
+        "germ_count": game.germ_count,
+        "mode": game.mode,
+        "status": game.status,
+        "template": template_summary(game.template),
+        "started_at": game.started_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def game_finish(*, game: MazeGame, report_data: dict) -> Score:
+    """Validate the reported metrics against the server's maze, compute the score, end the game (once)."""
+    game = MazeGame.objects.select_for_update().get(pk=game.pk)
+    if game.status != MazeGame.Status.PLAYING:
+        raise InvalidInput("This game is already finished.", status=409)
+    maze = maze_of(game)
+    try:
+        report = engine.validate_report(report_data, maze)
+    except engine.ReportError as exc:
+        raise InvalidInput(str(exc), field=exc.field) from None
+    breakdown = engine.score(report, maze)
+    game.status = MazeGame.Status.WON if report.won else MazeGame.Status.LOST
+    game.ended_at = timezone.now()
+    game.save(update_fields=["status", "ended_at"])
+    return Score.objects.create(
+        user=game.owner, template=game.template, game=game, points=breakdown.points, won=report.won,
+        duration_ms=report.duration_ms, steps=report.steps, shortest_path=len(engine.shortest_path(
+            maze.walls, maze.start, maze.exit) or [0]) - 1,
+        path_efficiency=breakdown.path_efficiency, backtracks=report.backtracks, collisions=report.collisions,
+        oxygen_collected=report.oxygen_collected, hint_count=report.hint_count,
+        avg_hint_latency_ms=report.avg_hint_latency_ms, germ_count=game.germ_count, mode=report.mode,
+        parts=breakdown.parts,
+    )
+
+
+def score_json(score: Score) -> dict:
+    return {"points": score.points, "won": score.won, "path_efficiency": round(score.path_efficiency, 3),
+            "parts": score.parts, "duration_ms": score.duration_ms}
+
+
+def leaderboard(*, template_id: int | None, page: int) -> dict:
+    """Best score of each (player, template) pair, highest first; filtered to one template when asked."""
+    scores = Score.objects.all()
+    if template_id is not None:
+        scores = scores.filter(template_id=template_id)
+    best = scores.annotate(
+        rank_in_pair=Window(RowNumber(), partition_by=[F("user_id"), F("template_id")],
+                            order_by=[F("points").desc(), F("created_at").asc()])
+    ).filter(rank_in_pair=1).select_related("user", "template").order_by("-points", "created_at", "id")
+    total = best.count()
+    pages = max(1, -(-total // LEADERBOARD_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    start = (page - 1) * LEADERBOARD_PAGE_SIZE
+    rows = list(best[start:start + LEADERBOARD_PAGE_SIZE])
+    return {
+        "results": [
+            {
+                "rank": start + i + 1,
+                "user": s.user.get_username(),
+                # Only the title is public: a template's content stays its owner's.
+                "template": {"id": s.template_id, "title": s.template.title} if s.template else None,
+                "points": s.points,
+                "won": s.won,
+                "duration_ms": s.duration_ms,
+                "path_efficiency": round(s.path_efficiency, 3),
+                "mode": s.mode,
+                "created_at": s.created_at.isoformat(),
+            }
+            for i, s in enumerate(rows)
+        ],
+        "page": page,
+        "pages": pages,
+        "total": total,
+    }
+
+
+def leaderboard_templates() -> list[dict]:
+    """Templates that have at least one score, for the leaderboard's filter (titles only)."""
+    used = PromptTemplate.objects.filter(scores__isnull=False).distinct().order_by("title")[:200]
+    return [{"id": t.id, "title": t.title} for t in used]

@@ -1,0 +1,19 @@
+from portal.http import InvalidInput, str_field
+
+from .services import MAX_CONTENT_CHARS
+
+
+def template_fields(data: dict, *, partial: bool) -> dict:
+    values = {}
+    for name, max_length in (("title", 200), ("content", MAX_CONTENT_CHARS)):
+        if name in data or not partial:
+            values[name] = str_field(data, name, max_length=max_length, required=True, allow_blank=False)
+    if "description" in data:
+        values["description"] = str_field(data, "description", max_length=2000) or ""
+    if "is_active" in data:
+        if not isinstance(data["is_active"], bool):
+            raise InvalidInput("'is_active' must be true or false.", field="is_active")
+        values["is_active"] = data["is_active"]
+    if partial and not values:
+        raise InvalidInput("Nothing to update: send title, description, content or is_active.")
+    return values
