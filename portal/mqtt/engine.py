@@ -316,6 +316,7 @@ class WorkerEngine:
         await self._deliver(target, {
             "type": contract.CHAT_ACCEPTED,
             "request_id": request_id,
+            "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
             "user_message": event.get("user_message"),
         })
 

@@ -32,7 +32,8 @@ class Availability:
     retry_after: int = 0
 
 
-_status_cache: dict[int, tuple[float, Availability]] = {}
+_status_cache: dict[int, tuple[float, list[dict[str, Any]] | None]] = {}
+WORKER_CHECK_INTERVAL = 1.0  # while waiting, how often to check that the worker holding the request lives
 
 
 def _evaluate(states: list[dict[str, Any]]) -> Availability:
@@ -51,26 +52,37 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
     return Availability(True)
 
 
-async def worker_availability() -> Availability:
-    """Whether some live worker is connected to the broker (and the LLM service is not known offline)."""
-    if not settings.REDIS_URL:
-        return Availability(False, "The chat service is not set up to reach the language model.", 5)
+async def _worker_states() -> list[dict[str, Any]] | None:
+    """The workers' shared state, read at most every STATUS_CACHE_SECONDS per process; None if Redis is down."""
     loop = asyncio.get_running_loop()
     cached = _status_cache.get(id(loop))
     if cached and cached[0] > loop.time():
         return cached[1]
     try:
         states = await read_worker_states(redis_client(settings.REDIS_URL))
-        result = _evaluate(states)
     except Exception as exc:  # noqa: BLE001 - Redis down means no worker can be reached either
         log.warning("cannot read worker state: %s", exc)
-        result = Availability(False, "The chat service cannot reach its message bus. Please try again.", 3)
-    _status_cache[id(loop)] = (loop.time() + STATUS_CACHE_SECONDS, result)
-    return result
+        states = None
+    _status_cache[id(loop)] = (loop.time() + STATUS_CACHE_SECONDS, states)
+    return states
 
 
-def forget_cached_availability() -> None:
-    _status_cache.clear()
+async def worker_availability() -> Availability:
+    """Whether some live worker is connected to the broker (and the LLM service is not known offline)."""
+    if not settings.REDIS_URL:
+        return Availability(False, "The chat service is not set up to reach the language model.", 5)
+    states = await _worker_states()
+    if states is None:
+        return Availability(False, "The chat service cannot reach its message bus. Please try again.", 3)
+    return _evaluate(states)
+
+
+async def worker_alive(client_id: str) -> bool:
+    states = await _worker_states()
+    if states is None:
+        return True  # cannot tell: keep waiting until the request's own deadline
+    interval = settings.WORKER["HEARTBEAT_INTERVAL"]
+    return any(s.get("client_id") == client_id and is_alive(s, interval) for s in states)
 
 
 @dataclass(frozen=True)
@@ -128,29 +140,41 @@ async def _send_quietly(layer, event: dict[str, Any]) -> None:
 async def _await_outcome(layer, reply_channel, request_id, started, timeout, on_accepted) -> ChatOutcome:
     accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
     loop = asyncio.get_running_loop()
-    accepted = False
-    while True:
-        # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
-        limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
-        remaining = started + limit - loop.time()
-        try:
-            if remaining <= 0:
-                raise asyncio.TimeoutError
-            event = await asyncio.wait_for(layer.receive(reply_channel), remaining)
-        except asyncio.TimeoutError:
-            if accepted:
-                code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
-            else:
-                code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
-            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
-        if event.get("request_id") != request_id:
-            continue
-        if event["type"] == contract.CHAT_ACCEPTED:
-            accepted = True
-            if on_accepted is not None:
-                await on_accepted()
-            continue
-        return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
+    accepted, worker = False, None
+    # One receive at a time, never cancelled while we wait: channels-redis can drop a message in flight when
+    # a receive is cancelled, so the liveness checks below wait on the same task instead of restarting it.
+    receive = asyncio.ensure_future(layer.receive(reply_channel))
+    try:
+        while True:
+            # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
+            limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
+            remaining = started + limit - loop.time()
+            if remaining > 0:
+                await asyncio.wait({receive}, timeout=min(remaining, WORKER_CHECK_INTERVAL) if worker else remaining)
+            if not receive.done():
+                if loop.time() >= started + limit:
+                    if accepted:
+                        code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
+                    else:
+                        code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
+                    return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
+                if not await worker_alive(worker):
+                    # Its worker died holding it: say so now rather than at the deadline.
+                    return ChatOutcome(contract.error_event(
+                        request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2,
+                        detail="The chat worker handling your message stopped. Please try again."), True)
+                continue
+            event = receive.result()
+            if event.get("request_id") == request_id and event["type"] != contract.CHAT_ACCEPTED:
+                return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
+            receive = asyncio.ensure_future(layer.receive(reply_channel))
+            if event.get("request_id") == request_id:
+                accepted, worker = True, event.get("worker")
+                if on_accepted is not None:
+                    await on_accepted()
+    finally:
+        if not receive.done():
+            receive.cancel()
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:

@@ -23,7 +23,8 @@ class Platform:
         self.web_port = free_port()
         self.db_path = workdir / "db.sqlite3"
         self.env_overrides = env_overrides
-        self.web: Proc | None = None
+        self.webs: list[Proc] = []
+        self.web_ports: list[int] = [self.web_port]
         self.workers: list[Proc] = []
         self.responder: Proc | None = None
 
@@ -70,12 +71,22 @@ class Platform:
         self.manage("migrate", "--noinput")
         return self
 
+    @property
+    def web(self) -> Proc | None:
+        return self.webs[0] if self.webs else None
+
     def start_web(self) -> Proc:
-        self.web = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port),
-                                   "portal.asgi:application"], env=self.env(), cwd=ROOT, log_dir=self.workdir).start()
-        wait_until(lambda: port_open(self.web_port) or not self.web.alive, 30, what="daphne")
-        assert self.web.alive, self.web.log()
-        return self.web
+        """Start a daphne process; the first serves base_url, further ones get ports of their own."""
+        if len(self.webs) >= len(self.web_ports):
+            self.web_ports.append(free_port())
+        port = self.web_ports[len(self.webs)]
+        web = Proc(f"daphne{len(self.webs) + 1}", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                                   "portal.asgi:application"],
+                   env=self.env(), cwd=ROOT, log_dir=self.workdir).start()
+        self.webs.append(web)
+        wait_until(lambda: port_open(port) or not web.alive, 30, what="daphne")
+        assert web.alive, web.log()
+        return web
 
     def start_worker(self, *args: str, wait_connected: bool = True, **extra_env: str) -> Proc:
         name = f"worker{len(self.workers) + 1}"
@@ -102,7 +113,7 @@ class Platform:
         return self
 
     def stop_all(self) -> None:
-        for proc in [self.web, *self.workers, self.responder]:
+        for proc in [*self.webs, *self.workers, self.responder]:
             if proc is not None:
                 proc.stop()
         self.broker.stop()
@@ -110,7 +121,7 @@ class Platform:
 
     def logs(self) -> str:
         parts = []
-        for proc in [self.web, *self.workers, self.responder]:
+        for proc in [*self.webs, *self.workers, self.responder]:
             if proc is not None:
                 parts.append(f"===== {proc.name} =====\n{proc.log()[-6000:]}")
         return "\n".join(parts)

@@ -1,0 +1,81 @@
+"""Two daphne processes and two workers against one broker and one Redis."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.harness.platform import ApiClient, Platform
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    p = Platform(tmp_path_factory.mktemp("cluster"), CHAT_REPLY_TIMEOUT="10")
+    try:
+        p.start_infra()
+        p.start_web()
+        p.start_web()
+        p.start_worker()
+        p.start_worker()
+        p.start_responder()
+        p.create_user("alice")
+        yield p
+    finally:
+        print(p.logs())
+        p.stop_all()
+
+
+def clients_per_web(p):
+    return [ApiClient(f"http://127.0.0.1:{port}").login("alice", "correct-horse-battery-9") for port in p.web_ports]
+
+
+def test_each_worker_has_its_own_stable_id(cluster):
+    ids = sorted(s["client_id"] for s in cluster.worker_states())
+    assert ids == ["prompt_portal_backend_w1", "prompt_portal_backend_w2"]
+
+
+def test_replies_reach_their_own_waiter_whichever_process_holds_it(cluster):
+    clients = clients_per_web(cluster)
+    sessions = [clients[0].new_session()["id"] for _ in range(6)]
+    before = {s["client_id"]: s["counters"]["messages_out"] for s in cluster.worker_states()}
+
+    def ask(i):
+        client = clients[i % 2]
+        response = client.post("/api/chatbot/messages", {"session_id": sessions[i % 6], "content": f"question {i}"})
+        return i, response
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(ask, range(80)))
+    for i, response in results:
+        assert response.status_code == 200, response.text
+        assert response.json()["assistant_message"]["content"].endswith(f"question {i}")
+    time.sleep(1.5)
+    after = {s["client_id"]: s["counters"]["messages_out"] for s in cluster.worker_states()}
+    assert all(after[w] - before[w] >= 10 for w in before), (before, after)  # both workers carried load
+
+
+def test_killing_a_worker_mid_load_gives_clear_fast_errors_and_the_other_carries_on(cluster):
+    clients = clients_per_web(cluster)
+    sessions = [clients[0].new_session()["id"] for _ in range(6)]
+
+    def ask(i):
+        started = time.monotonic()
+        response = clients[i % 2].post("/api/chatbot/messages",
+                                       {"session_id": sessions[i % 6], "content": f"!sleep 2 slow {i}"})
+        return i, response, time.monotonic() - started
+
+    with ThreadPoolExecutor(30) as pool:
+        futures = [pool.submit(ask, i) for i in range(30)]
+        time.sleep(0.7)  # all accepted and waiting for the 2 s answers
+        cluster.workers[0].kill()
+        results = [f.result(20) for f in futures]
+    statuses = [r.status_code for _, r, _ in results]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(200) >= 5 and statuses.count(503) >= 5
+    for i, response, elapsed in results:
+        if response.status_code == 200:
+            assert response.json()["assistant_message"]["content"].endswith(f"slow {i}")
+        else:
+            assert response.json()["code"] == "unavailable" and elapsed < 5
+    # The survivor keeps answering.
+    response = clients[1].post("/api/chatbot/messages", {"session_id": sessions[0], "content": "after the kill"})
+    assert response.status_code == 200
