@@ -91,6 +91,8 @@ def game_finish(*, game: MazeGame, report_data: dict) -> Score:
         report = engine.validate_report(report_data, maze)
     except engine.ReportError as exc:
         raise InvalidInput(str(exc), field=exc.field) from None
+    if report.mode != game.mode:
+        raise InvalidInput(f"This game was played in '{game.mode}' mode.", field="mode")
     breakdown = engine.score(report, maze)
     game.status = MazeGame.Status.WON if report.won else MazeGame.Status.LOST
     game.ended_at = timezone.now()

@@ -211,11 +211,14 @@ def test_scores_are_validated_and_recorded_once(alice, bob):
     template = new_template(alice, title="Scorer")
     data = new_game(alice, template_id=template["id"])
     game_id, shortest = data["game"]["id"], data["maze"]["shortest_path_length"]
-    too_few = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest - 1))
+    too_few = alice.post(f"/api/maze/games/{game_id}/finish",
+                         finish_body(steps=shortest - 1, hint_count=0, avg_hint_latency_ms=None))
     assert too_few.status_code == 400 and too_few.json()["field"] == "steps"
     too_fast = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, duration_ms=max(1000, shortest * 40) - 1))
     assert too_fast.status_code == 400
     assert bob.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest)).status_code == 404
+    wrong_mode = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, mode="lam"))
+    assert wrong_mode.status_code == 400 and wrong_mode.json()["field"] == "mode"
     ok = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, duration_ms=shortest * 200))
     assert ok.status_code == 201, ok.text
     score = ok.json()["score"]

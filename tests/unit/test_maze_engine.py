@@ -395,7 +395,8 @@ def test_a_plausible_report_is_accepted():
 
 
 @pytest.mark.parametrize("overrides,field", [
-    ({"steps": 7}, "steps"),  # fewer steps than the 8-step shortest path
+    ({"steps": 7, "hint_count": 0}, "steps"),  # fewer steps than the 8-step shortest path, with no hint to help
+    ({"steps": 0, "hint_count": 2, "backtracks": 0, "collisions": 0}, "steps"),  # even a hinted win takes a step
     ({"steps": 100, "duration_ms": 3999}, "duration_ms"),  # 100 steps need 4000 ms
     ({"duration_ms": 999}, "duration_ms"),
     ({"duration_ms": 24 * 3600 * 1000 + 1}, "duration_ms"),
@@ -593,3 +594,13 @@ def test_hypothesis_validate_report_raises_only_report_errors():
         assert not math.isnan(breakdown.path_efficiency)
 
     run()
+
+
+def test_a_hinted_win_may_be_shorter_than_the_maze_shortest_path():
+    # teleport_player, move_exit and break_wall hints legitimately shorten the way.
+    maze = engine.generate(21, 15, seed=3)
+    shortest = engine.shortest_path_length(maze)
+    report = engine.validate_report({"won": True, "duration_ms": 10000, "steps": max(1, shortest - 5), "backtracks": 0,
+                              "collisions": 0, "oxygen_collected": 0, "hint_count": 1, "avg_hint_latency_ms": 10,
+                              "mode": "lam"}, maze)
+    assert report.won and report.steps < shortest
