@@ -581,7 +581,8 @@ def validate_report(data: dict, maze: Maze) -> GameReport:
     duration_ms = _report_int(data, "duration_ms", MIN_DURATION_MS, MAX_DURATION_GAME_MS)
     steps = _report_int(data, "steps", 0, MAX_STEPS)
     backtracks = _report_int(data, "backtracks", 0, steps)
-    collisions = _report_int(data, "collisions", 0, steps + 1)
+    # Bumping into walls takes no step, only time: bound collisions by what the clock allows.
+    collisions = _report_int(data, "collisions", 0, max(steps + 1, duration_ms // MIN_MS_PER_STEP + 1))
     oxygen = _report_int(data, "oxygen_collected", 0, len(maze.pellets) + SPAWNED_PELLETS_ALLOWANCE)
     hint_count = _report_int(data, "hint_count", 0, MAX_HINT_COUNT)
     latency = _report_latency(data)

@@ -432,9 +432,10 @@ async function withBusy(action) {
   }
 }
 
-async function createSession() {
+async function createSession(templateId = null) {
   await withBusy(async () => {
-    const body = ui.preset.value ? { preset: ui.preset.value } : {};
+    // From a prompt template page (/chat/?template=<id>): the template's content becomes the system prompt.
+    const body = templateId ? { template_id: templateId } : ui.preset.value ? { preset: ui.preset.value } : {};
     const session = await apiFetch(`${API}/sessions`, { method: "POST", body });
     state.sessions = [session, ...state.sessions.filter((s) => s.id !== session.id)];
     renderSessions();
@@ -554,7 +555,7 @@ function bindEvents() {
     }
   });
   ui.input.addEventListener("input", autosize);
-  ui.newBtn.addEventListener("click", createSession);
+  ui.newBtn.addEventListener("click", () => createSession());
   ui.preset.addEventListener("change", describePreset);
   ui.reset.addEventListener("click", resetSession);
   ui.del.addEventListener("click", deleteSession);
@@ -592,7 +593,16 @@ async function init() {
     setNotice(errorText(err));
     return;
   }
-  const wanted = Number(new URLSearchParams(window.location.search).get("session"));
+  const params = new URLSearchParams(window.location.search);
+  const templateId = Number(params.get("template"));
+  if (templateId > 0) {
+    const url = new URL(window.location.href);
+    url.searchParams.delete("template");
+    window.history.replaceState(null, "", url);
+    await createSession(templateId);
+    return;
+  }
+  const wanted = Number(params.get("session"));
   const first = state.sessions.find((s) => s.id === wanted) || state.sessions[0];
   if (first) openSession(first.id);
   else showNoSession();

@@ -72,9 +72,9 @@ def test_maze_game_with_a_template_gets_an_offline_hint_and_draws_its_path(platf
     page.click("#maze-start")
     page.wait_for_selector("#maze-canvas")
     page.click("#request-hint")
-    page.wait_for_function("document.querySelector('#hint-text').textContent.trim().length > 0", timeout=10000)
-    page.wait_for_function(
-        "Number(document.querySelector('#maze-canvas').dataset.pathLength || 0) > 0", timeout=10000)
+    # Selectors, not wait_for_function: the page's CSP forbids evaluating strings as scripts.
+    page.wait_for_selector("#maze-canvas[data-path-length]:not([data-path-length='0'])", timeout=10000)
+    assert page.inner_text("#hint-text").strip()
     assert page.locator("#hint-actions li.action-applied").count() >= 1
     assert "ms" in page.inner_text("#hint-latency")
     page.screenshot(path=str(tmp_path / "maze.png"))
