@@ -277,3 +277,29 @@ def test_breaker_opens_on_repeated_timeouts_and_closes_again_after_a_trial(make_
     wait_until(lambda: ask(alice, session["id"], "trial", timeout=5).status_code == 200, 6, interval=0.3,
                what="a trial request to succeed after the cool-down")
     wait_until(lambda: worker_state(p)["breaker"]["state"] == "closed", 3, what="the breaker to close")
+
+
+def test_optional_reconnect_limit_exits_non_zero_for_a_supervisor(make_platform):
+    p = make_platform()
+    p.start_infra()
+    p.broker.stop()
+    worker = p.start_worker(wait_connected=False, MQTT_MAX_RECONNECT_ATTEMPTS="3", MQTT_RECONNECT_MAX_DELAY="0.3")
+    worker.popen.wait(15)
+    assert worker.popen.returncode == 1
+    assert "gave up after 3 consecutive failed attempts" in worker.log()
+
+
+def test_pending_requests_are_bounded_and_the_excess_gets_503_at_once(make_platform):
+    p = make_platform(WORKER_PENDING_MAX="3", CHAT_REPLY_TIMEOUT="4")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    with ThreadPoolExecutor(3) as pool:
+        waiting = [pool.submit(ask, alice, session["id"], "!noreply hold a slot") for _ in range(3)]
+        wait_until(lambda: p.pending() == 3, 5, what="three waiting requests")
+        started = time.monotonic()
+        refused = ask(alice, session["id"], "one too many")
+        assert refused.status_code == 503 and refused.json()["code"] == "busy"
+        assert time.monotonic() - started < 1.0
+        assert [f.result(10).status_code for f in waiting] == [504, 504, 504]
+    wait_until(lambda: p.pending() == 0, 3, what="pending to drain")

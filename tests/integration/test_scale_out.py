@@ -79,3 +79,34 @@ def test_killing_a_worker_mid_load_gives_clear_fast_errors_and_the_other_carries
     # The survivor keeps answering.
     response = clients[1].post("/api/chatbot/messages", {"session_id": sessions[0], "content": "after the kill"})
     assert response.status_code == 200
+
+
+def test_metrics_and_socket_counts_add_up_across_web_processes(cluster):
+    from prometheus_client.parser import text_string_to_metric_families
+    from websockets.sync.client import connect
+
+    cluster.create_user("ops", staff=True)
+    ops = [ApiClient(f"http://127.0.0.1:{port}").login("ops", "correct-horse-battery-9") for port in cluster.web_ports]
+
+    def ok_count():
+        text = ops[0].get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "portal_chat_requests_total" and sample.labels == {"outcome": "ok"}:
+                    return sample.value
+        return 0
+
+    before = ok_count()
+    session = ops[0].new_session()
+    for client in ops:  # one request through each web process
+        assert client.post("/api/chatbot/messages", {"session_id": session["id"], "content": "hi"}).status_code == 200
+    assert ok_count() - before == 2
+    sockets = [connect(client.ws_url(f"/ws/chat/{session['id']}/"), origin=client.base_url,
+                       additional_headers={"Cookie": client.cookie_header}) for client in ops]
+    try:
+        time.sleep(0.5)
+        detail = ops[1].get("/api/health/mqtt").json()
+        assert detail["subscribers"]["total_websockets"] == 2 and detail["web_processes"] == 2
+    finally:
+        for ws in sockets:
+            ws.close()
