@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from collections import deque
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from portal import telemetry
+from portal.consumers import CLOSE_NOT_FOUND, OwnedObjectConsumer
 from portal.db import run_db
 from portal.http import InvalidInput
 from portal.mqtt import contract
@@ -16,39 +13,29 @@ from portal.mqtt import contract
 from . import selectors, services, validation
 from .chat_flow import chat_turn
 
-log = logging.getLogger("chatbot.consumers")
-
-MAX_FRAME_CHARS = 64 * 1024
 MAX_IN_FLIGHT = 3  # per socket: a user waits for answers, a script flooding one socket waits too
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
 
+class ChatConsumer(OwnedObjectConsumer):
+    url_kwarg = "session_id"
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
-        self.session = None
+    async def load(self, user, object_id: int) -> None:
         self.group = None
         self.in_flight: set[asyncio.Task] = set()
         # Requests this socket sent: their events reach it directly, so the session group's copy is skipped.
         self.own_requests: deque[str] = deque(maxlen=256)
-        self.counted = False
-        user = self.scope.get("user")
-        # Accept first, then close: a close code set before accepting never reaches the browser.
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        try:
-            self.session = await run_db(
-                selectors.session_for_user, user=user, session_id=int(self.scope["url_route"]["kwargs"]["session_id"])
-            )
-        except Exception:  # Http404 or a malformed id: the same answer, so ids cannot be probed
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+        self.session = await run_db(selectors.session_for_user, user=user, session_id=object_id)
+
+    async def opened(self) -> None:
         await self._join(contract.chat_group(self.session.session_key))
         telemetry.sockets.opened("chat")
-        self.counted = True
+
+    async def closed(self) -> None:
+        telemetry.sockets.closed("chat")
+        for task in list(self.in_flight):
+            task.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _join(self, group: str) -> None:
         if self.group == group:
@@ -58,38 +45,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
 
-    async def disconnect(self, code):
-        if self.counted:
-            telemetry.sockets.closed("chat")
-        for task in list(self.in_flight):
-            task.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        if self.session is None:
-            return
-        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
-            await self._send_error(None, "invalid", f"Send JSON text frames of at most {MAX_FRAME_CHARS} characters.")
-            return
-        try:
-            data = json.loads(text_data)
-        except ValueError:
-            await self._send_error(None, "invalid", "The frame is not valid JSON.")
-            return
-        await self.receive_json(data)
-
-    async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict) or content.get("type") != "chat.message":
-            await self._send_error(None, "invalid", "Expected {\"type\": \"chat.message\", \"content\": \"...\"}.")
+    async def receive_object(self, content: dict) -> None:
+        if content.get("type") != "chat.message":
+            await self.send_error(None, "invalid", "Expected {\"type\": \"chat.message\", \"content\": \"...\"}.")
             return
         try:
             text = validation.chat_content(content)
         except InvalidInput as exc:
-            await self._send_error(None, "invalid", exc.detail)
+            await self.send_error(None, "invalid", exc.detail)
             return
         if len(self.in_flight) >= MAX_IN_FLIGHT:
-            await self._send_error(None, "busy", "Please wait for the answers to your previous messages.")
+            await self.send_error(None, "busy", "Please wait for the answers to your previous messages.")
             return
         task = asyncio.create_task(self._turn(text))
         self.in_flight.add(task)
@@ -124,9 +90,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "is_error": event.get("is_error", False),
             })
         else:
-            await self._send_error(event.get("request_id"), event["code"], event["detail"])
+            await self.send_error(event.get("request_id"), event["code"], event["detail"])
 
-    async def _send_error(self, request_id, code: str, detail: str) -> None:
+    async def send_error(self, request_id, code: str, detail: str) -> None:
         await self.send_json({"type": contract.CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail})
 
     # -- events from the session group (requests sent by another tab or by the JSON API) ----------------

@@ -1,13 +1,12 @@
 """The maze WebSocket `/ws/maze/<game id>/`: game state out to the LLM, hints back to every socket of the game."""
 from __future__ import annotations
 
-import json
 import time
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from portal import telemetry
+from portal.consumers import OwnedObjectConsumer
 from portal.db import run_db
 from portal.mqtt import contract, gateway
 from portal.mqtt.topics import hint_base
@@ -18,54 +17,34 @@ from .publishing import publish_state
 MAX_FRAME_CHARS = 128 * 1024  # a 101×101 grid as JSON is about 21 KB
 MIN_HINT_REQUEST_INTERVAL = 0.2  # a button mashed 20 times a second asks once
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
 
+class MazeConsumer(OwnedObjectConsumer):
+    url_kwarg = "game_id"
+    max_frame_chars = MAX_FRAME_CHARS
 
-class MazeConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
-        self.game = None
+    async def load(self, user, object_id: int) -> None:
         self.last_state_at = 0.0
         self.last_request_at = 0.0
         self.state_sent_at: float | None = None
-        user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        try:
-            game_id = int(self.scope["url_route"]["kwargs"]["game_id"])
-            self.game, self.llm_template = await run_db(self._load, user, game_id)
-        except Exception:  # not found or not yours: the same answer
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+        self.game, self.llm_template = await run_db(self._load, user, object_id)
         self.group = contract.hint_group(self.game.session_key)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        telemetry.sockets.opened("hint", self.game.session_key)
 
     @staticmethod
     def _load(user, game_id):
         game = services.game_for_user(user=user, game_id=game_id)
         return game, services.template_for_llm(game)
 
-    async def disconnect(self, code):
-        if self.game is not None:
-            telemetry.sockets.closed("hint", self.game.session_key)
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def opened(self) -> None:
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        telemetry.sockets.opened("hint", self.game.session_key)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        if self.game is None:
-            return
-        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
-            await self._error("invalid", f"Send JSON text frames of at most {MAX_FRAME_CHARS} characters.")
-            return
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self._error("invalid", "The frame is not valid JSON.")
-            return
-        if not isinstance(message, dict) or message.get("type") != "state":
-            await self._error("invalid", 'Expected {"type": "state", "state": {...}}.')
+    async def closed(self) -> None:
+        telemetry.sockets.closed("hint", self.game.session_key)
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_object(self, message: dict) -> None:
+        if message.get("type") != "state":
+            await self.send_error(None, "invalid", 'Expected {"type": "state", "state": {...}}.')
             return
         await self._on_state(message)
 
@@ -73,7 +52,7 @@ class MazeConsumer(AsyncJsonWebsocketConsumer):
         now = time.monotonic()
         wants_hint = message.get("request_hint") is True
         if wants_hint and now - self.last_request_at < MIN_HINT_REQUEST_INTERVAL:
-            await self._error("throttled", "Hint requested a moment ago; it is on its way.")
+            await self.send_error(None, "throttled", "Hint requested a moment ago; it is on its way.")
             return
         if not wants_hint and now - self.last_state_at < settings.MAZE_STATE_MIN_INTERVAL:
             return  # throttled on purpose: the next move sends a fresher state anyway
@@ -83,21 +62,21 @@ class MazeConsumer(AsyncJsonWebsocketConsumer):
                 height=self.game.height, template=self.llm_template, hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
             )
         except protocol.StateError as exc:
-            await self._error("invalid", str(exc))
+            await self.send_error(None, "invalid", str(exc))
             return
         availability = await gateway.worker_availability()
         if not availability.ok:
-            await self._error("unavailable", availability.detail)
+            await self.send_error(None, "unavailable", availability.detail)
             return
         if not await publish_state(payload):
-            await self._error("unavailable", "The hint service is unreachable right now.")
+            await self.send_error(None, "unavailable", "The hint service is unreachable right now.")
             return
         self.last_state_at = now
         if wants_hint:
             self.last_request_at = now
         self.state_sent_at = time.time()
 
-    async def _error(self, code: str, detail: str) -> None:
+    async def send_error(self, request_id, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail})
 
     # -- events from the game's hint group -------------------------------------------------------------
