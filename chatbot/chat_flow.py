@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from portal import telemetry
+from portal import ratelimit, telemetry
 from portal.db import run_db
 from portal.mqtt import contract, gateway
 
@@ -76,6 +76,12 @@ async def chat_turn(
 
 
 async def _turn(session, content, overrides, notify_group, on_accepted, request_id) -> TurnResult:
+    wait = await ratelimit.retry_after(scope="chat", user_id=session.owner_id,
+                                       limit=ratelimit.Limit.parse(settings.CHAT_RATE_LIMIT))
+    if wait:
+        return TurnResult(contract.error_event(
+            request_id=None, code=contract.ERROR_RATE_LIMITED, retry_after=wait,
+            detail=f"You are sending messages too fast. Please wait {wait} s."), None)
     if (refusal := await unavailable_event()) is not None:
         return TurnResult(refusal, None)
     request_id = request_id or services.new_request_id()

@@ -90,6 +90,6 @@ async def message_create(request):
             assistant_message=event["assistant_message"],
         )
     extra = {"code": event["code"], "user_message": result.user_message}
-    if result.http_status == 503:
+    if result.http_status in (429, 503):
         extra["retry_after"] = event.get("retry_after") or 5
     return json_error(event["detail"], result.http_status, **extra)

@@ -5,7 +5,7 @@ import time
 
 from django.conf import settings
 
-from portal import telemetry
+from portal import ratelimit, telemetry
 from portal.consumers import OwnedObjectConsumer
 from portal.db import run_db
 from portal.mqtt import contract, gateway
@@ -56,6 +56,10 @@ class MazeConsumer(OwnedObjectConsumer):
             return
         if not wants_hint and now - self.last_state_at < settings.MAZE_STATE_MIN_INTERVAL:
             return  # throttled on purpose: the next move sends a fresher state anyway
+        if wants_hint and (wait := await ratelimit.retry_after(
+                scope="hint", user_id=self.game.owner_id, limit=ratelimit.Limit.parse(settings.HINT_RATE_LIMIT))):
+            await self.send_error(None, "rate_limited", f"Too many hint requests. Please wait {wait} s.")
+            return
         try:
             payload = protocol.state_payload(
                 session_key=self.game.session_key, state=message.get("state"), width=self.game.width,

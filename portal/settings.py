@@ -202,6 +202,9 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+# Per-user rate limits ("count/seconds", "0" = off): chat messages and maze hint requests answer 429 past them.
+CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="30/60")
+HINT_RATE_LIMIT = env.str("HINT_RATE_LIMIT", default="120/60")
 # Maze: at most one state message per game this often (a hint request is sent at once).
 MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
 # How long a web process waits for a worker to acknowledge a chat request before answering 503.

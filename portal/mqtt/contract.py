@@ -30,6 +30,7 @@ ERROR_UNAVAILABLE = "unavailable"  # no worker / broker / LLM -> 503
 ERROR_BUSY = "busy"  # too many requests waiting -> 503
 ERROR_LLM = "llm_error"  # the LLM service answered with an error -> 503
 ERROR_SHUTDOWN = "shutdown"  # the worker is stopping -> 503
+ERROR_RATE_LIMITED = "rate_limited"  # this user sent too much too fast -> 429
 
 HTTP_STATUS_FOR_ERROR = {
     ERROR_TIMEOUT: 504,
@@ -37,6 +38,7 @@ HTTP_STATUS_FOR_ERROR = {
     ERROR_BUSY: 503,
     ERROR_LLM: 503,
     ERROR_SHUTDOWN: 503,
+    ERROR_RATE_LIMITED: 429,
 }
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")

@@ -47,6 +47,9 @@ class Platform:
             "WORKER_HEARTBEAT_INTERVAL": "0.5",
             "CHAT_REPLY_TIMEOUT": "5",
             "RESPONDER_STATUS_INTERVAL": "2",
+            # Tests and benchmarks send far faster than a person; the rate-limit test turns limits back on.
+            "CHAT_RATE_LIMIT": "0",
+            "HINT_RATE_LIMIT": "0",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         })

@@ -1,0 +1,45 @@
+"""Per-user rate limits on chat messages and hint requests: 429 / rate_limited, nothing half-written."""
+import json
+import time
+
+from websockets.sync.client import connect
+
+PLATFORM_ENV = {"CHAT_RATE_LIMIT": "3/60", "HINT_RATE_LIMIT": "2/60"}
+
+
+def test_chat_rate_limit_answers_429_and_stores_nothing(platform):
+    alice, bob = platform.client("alice"), platform.client("bob")
+    session = alice.new_session()
+    statuses = [alice.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code
+                for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = alice.post("/api/chatbot/messages", {"session_id": session["id"], "content": "again"})
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 61
+    assert refused.json()["code"] == "rate_limited"
+    history = alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"]
+    assert len(history) == 6  # three questions, three answers; the refused ones left nothing
+    other = bob.new_session()
+    assert bob.post("/api/chatbot/messages", {"session_id": other["id"], "content": "hi"}).status_code == 200
+
+
+def test_hint_request_rate_limit(platform):
+    alice = platform.client("alice")
+    data = alice.post("/api/maze/games", {"width": 21, "height": 15, "germs": 0}).json()
+    maze = data["maze"]
+    message = json.dumps({"type": "state", "request_hint": True, "state": {
+        "player": maze["start"], "exit": maze["exit"], "walls": maze["walls"]}})
+    codes = []
+    with connect(alice.ws_url(f"/ws/maze/{data['game']['id']}/"), origin=platform.base_url,
+                 additional_headers={"Cookie": alice.cookie_header}) as ws:
+        for _ in range(3):
+            ws.send(message)
+            while True:
+                event = json.loads(ws.recv(timeout=5))
+                if event["type"] == "hint" and not event["notice"]:
+                    codes.append("hint")
+                    break
+                if event["type"] == "error":
+                    codes.append(event["code"])
+                    break
+            time.sleep(0.25)
+    assert codes == ["hint", "hint", "rate_limited"]
