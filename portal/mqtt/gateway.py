@@ -109,7 +109,9 @@ async def request_chat(
 ) -> ChatOutcome:
     """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
     layer = get_channel_layer()
-    reply_channel = await layer.new_channel()
+    dispatcher = _dispatcher(layer)
+    reply_channel = await dispatcher.channel()
+    inbox = dispatcher.register(request_id)
     started = asyncio.get_running_loop().time()
     try:
         await layer.send(contract.WORKER_CHANNEL, contract.chat_request_event(
@@ -118,16 +120,76 @@ async def request_chat(
             user_message=user_message,
         ))
     except Exception as exc:  # noqa: BLE001 - ChannelFull or Redis down: a clear 503, never a 500
+        dispatcher.unregister(request_id)
         log.warning("could not queue chat request %s: %s", request_id, exc)
         return ChatOutcome(contract.error_event(
             request_id=request_id, code=contract.ERROR_UNAVAILABLE,
             detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
     try:
-        return await _await_outcome(layer, reply_channel, request_id, started, timeout, on_accepted)
+        return await _await_outcome(inbox, request_id, started, timeout, on_accepted)
     except asyncio.CancelledError:
         # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
         asyncio.ensure_future(_send_quietly(layer, contract.cancel_event(request_id=request_id)))
         raise
+    finally:
+        dispatcher.unregister(request_id)
+
+
+class ReplyDispatcher:
+    """One reply channel per web process, read by one long-lived task that hands each event to its waiter.
+
+    Why not a channel per request: channels-redis can lose a message that is in flight when a receive is
+    cancelled, and a waiter that gives up (deadline, dead worker, client gone) would have to cancel its receive.
+    Waiters here wait on an asyncio.Queue, which is safe to abandon.
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.name: str | None = None
+        self.waiters: dict[str, asyncio.Queue] = {}
+        self._task: asyncio.Task | None = None
+
+    async def channel(self) -> str:
+        if self.name is None:
+            self.name = await self.layer.new_channel()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._read_forever())
+        return self.name
+
+    def register(self, request_id: str) -> asyncio.Queue:
+        self.waiters[request_id] = queue = asyncio.Queue()
+        return queue
+
+    def unregister(self, request_id: str) -> None:
+        self.waiters.pop(request_id, None)
+
+    async def _read_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                event = await self.layer.receive(self.name)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a Redis restart must not end reply delivery
+                failures += 1
+                log.warning("reply channel receive failed (%s); retrying", exc)
+                await asyncio.sleep(min(0.2 * failures, 2.0))
+                continue
+            waiter = self.waiters.get(event.get("request_id"))
+            if waiter is not None:
+                waiter.put_nowait(event)
+
+
+_dispatchers: dict[int, ReplyDispatcher] = {}
+
+
+def _dispatcher(layer) -> ReplyDispatcher:
+    key = id(asyncio.get_running_loop())
+    dispatcher = _dispatchers.get(key)
+    if dispatcher is None or dispatcher.layer is not layer:
+        dispatcher = _dispatchers[key] = ReplyDispatcher(layer)
+    return dispatcher
 
 
 async def _send_quietly(layer, event: dict[str, Any]) -> None:
@@ -137,44 +199,37 @@ async def _send_quietly(layer, event: dict[str, Any]) -> None:
         log.debug("could not send %s: %s", event["type"], exc)
 
 
-async def _await_outcome(layer, reply_channel, request_id, started, timeout, on_accepted) -> ChatOutcome:
+async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_accepted) -> ChatOutcome:
     accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
     loop = asyncio.get_running_loop()
     accepted, worker = False, None
-    # One receive at a time, never cancelled while we wait: channels-redis can drop a message in flight when
-    # a receive is cancelled, so the liveness checks below wait on the same task instead of restarting it.
-    receive = asyncio.ensure_future(layer.receive(reply_channel))
-    try:
-        while True:
-            # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
-            limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
-            remaining = started + limit - loop.time()
-            if remaining > 0:
-                await asyncio.wait({receive}, timeout=min(remaining, WORKER_CHECK_INTERVAL) if worker else remaining)
-            if not receive.done():
-                if loop.time() >= started + limit:
-                    if accepted:
-                        code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
-                    else:
-                        code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
-                    return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
-                if not await worker_alive(worker):
+    while True:
+        # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
+        limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
+        remaining = started + limit - loop.time()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            # Once a worker holds the request, wake every second to check that it still lives.
+            event = await asyncio.wait_for(inbox.get(), min(remaining, WORKER_CHECK_INTERVAL) if worker else remaining)
+        except asyncio.TimeoutError:
+            if loop.time() < started + limit:
+                if worker is not None and not await worker_alive(worker):
                     # Its worker died holding it: say so now rather than at the deadline.
                     return ChatOutcome(contract.error_event(
                         request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2,
                         detail="The chat worker handling your message stopped. Please try again."), True)
                 continue
-            event = receive.result()
-            if event.get("request_id") == request_id and event["type"] != contract.CHAT_ACCEPTED:
-                return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
-            receive = asyncio.ensure_future(layer.receive(reply_channel))
-            if event.get("request_id") == request_id:
-                accepted, worker = True, event.get("worker")
-                if on_accepted is not None:
-                    await on_accepted()
-    finally:
-        if not receive.done():
-            receive.cancel()
+            if accepted:
+                code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
+            else:
+                code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
+            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
+        if event["type"] != contract.CHAT_ACCEPTED:
+            return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
+        accepted, worker = True, event.get("worker")
+        if on_accepted is not None:
+            await on_accepted()
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:
