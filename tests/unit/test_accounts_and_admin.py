@@ -50,3 +50,20 @@ def test_admin_lists_chat_sessions_and_messages(admin_client, django_user_model)
     assert sessions_page.status_code == 200 and "Frank&#x27;s chat" in sessions_page.content.decode()
     messages_page = admin_client.get("/admin/chatbot/chatmessage/")
     assert messages_page.status_code == 200 and "visible in admin" in messages_page.content.decode()
+
+
+def test_admin_lists_templates_games_and_scores(admin_client, django_user_model):
+    from maze import services as maze_services
+    from prompts import services as prompt_services
+
+    owner = django_user_model.objects.create_user("gina", password="x-123456789")
+    template = prompt_services.template_create(owner=owner, title="Gina's LAM", content="Lead on.")
+    game, maze = maze_services.game_create(owner=owner, width=21, height=15, germs=2, mode="manual", template=template)
+    steps = maze_services.engine.shortest_path_length(maze)
+    maze_services.game_finish(game=game, report_data={
+        "won": True, "duration_ms": 60000, "steps": steps, "backtracks": 0, "collisions": 0, "oxygen_collected": 1,
+        "hint_count": 0, "avg_hint_latency_ms": None, "mode": "manual"})
+    for path, text in (("/admin/prompts/prompttemplate/", "Gina&#x27;s LAM"),
+                       ("/admin/maze/mazegame/", game.session_key), ("/admin/maze/score/", "gina")):
+        page = admin_client.get(path)
+        assert page.status_code == 200 and text in page.content.decode()
