@@ -16,7 +16,6 @@ import queue
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
