@@ -106,6 +106,16 @@ class WorkerRuntime:
     llm: LlmStatus = field(default_factory=LlmStatus)
 
 
+async def _in_db_thread(hook: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a feature app's database hook on the worker's one database thread, off the event loop."""
+
+    def call():
+        close_old_connections()  # a long-running process must not reuse a connection the server closed
+        return hook(**kwargs)
+
+    return await sync_to_async(call, thread_sensitive=True)()
+
+
 class WorkerEngine:
     def __init__(self, *, config: EngineConfig, client_id: str, channel_layer, redis):
         self.config = config
@@ -366,11 +376,7 @@ class WorkerEngine:
     async def _handle_hint(self, session_key: str, hint: dict[str, Any]) -> None:
         received_at = time.time()
         if self.config.maze_hint_store is not None:
-            def store():
-                close_old_connections()
-                return self.config.maze_hint_store(session_key=session_key, hint=hint)
-
-            if not await sync_to_async(store, thread_sensitive=True)():
+            if not await _in_db_thread(self.config.maze_hint_store, session_key=session_key, hint=hint):
                 self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
                 return
         self.runtime.counters.hints_delivered += 1
@@ -431,15 +437,11 @@ class WorkerEngine:
         })
 
     async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
-        def store():
-            close_old_connections()  # a long-running process must not reuse a connection the server closed
-            return self.config.chat_reply_store(
-                session_key=session_key, request_id=request_id or "",
+        try:
+            return await _in_db_thread(
+                self.config.chat_reply_store, session_key=session_key, request_id=request_id or "",
                 text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
             )
-
-        try:
-            return await sync_to_async(store, thread_sensitive=True)()
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
             log.exception("could not store the reply to request %s", request_id)
             return None

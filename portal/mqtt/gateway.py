@@ -92,10 +92,6 @@ class ChatOutcome:
     event: dict[str, Any]
     accepted: bool
 
-    @property
-    def is_reply(self) -> bool:
-        return self.event["type"] == contract.CHAT_REPLY
-
 
 async def request_chat(
     *,
