@@ -91,20 +91,25 @@ def test_metrics_parse_and_move_with_traffic(platform, staff):
                  additional_headers={"Cookie": staff.cookie_header}):
         for i in range(3):
             assert staff.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code == 200
-        time.sleep(0.5)
-        after = metric_samples(staff.get("/metrics").text)
         detail = staff.get("/api/health/mqtt").json()
+        worker = detail["client_id"]
+        sent = ("portal_mqtt_messages_sent_total", (("worker", worker),))
+        replies = ("portal_mqtt_messages_received_total", (("kind", "reply"), ("worker", worker)))
+
+        # Worker counters travel in its heartbeat, so /metrics shows them one heartbeat later.
+        def worker_counters_caught_up():
+            samples = metric_samples(staff.get("/metrics").text)
+            moved = (samples.get(sent, 0) - before.get(sent, 0) >= 3
+                     and samples.get(replies, 0) - before.get(replies, 0) >= 3)
+            return moved and samples
+
+        after = wait_until(worker_counters_caught_up, 5, what="worker counters in /metrics")
     ok = ("portal_chat_requests_total", (("outcome", "ok"),))
     assert after[ok] - before.get(ok, 0) == 3
     count = ("portal_chat_request_duration_seconds_count", ())
     assert after[count] - before.get(count, 0) == 3
     assert after[("portal_websockets", ())] >= 1 and detail["subscribers"]["total_websockets"] >= 1
-    worker = detail["client_id"]
     assert after[("portal_mqtt_connected", (("worker", worker),))] == 1
-    sent = ("portal_mqtt_messages_sent_total", (("worker", worker),))
-    assert after[sent] - before[sent] >= 3
-    replies = ("portal_mqtt_messages_received_total", (("kind", "reply"), ("worker", worker)))
-    assert after[replies] - before.get(replies, 0) >= 3
     assert after[("portal_mqtt_probe_rtt_seconds", (("worker", worker),))] > 0
 
 
