@@ -1,6 +1,8 @@
 """Reads of chat objects, always scoped to their owner (someone else's object is simply not found)."""
 from django.http import Http404
 
+from portal.ownership import reachable_by
+
 from .models import ChatMessage, ChatSession
 
 
@@ -9,8 +11,8 @@ def sessions_for_user(*, user):
 
 
 def session_for_user(*, user, session_id: int) -> ChatSession:
-    """The user's session, or Http404 (also for another user's session, so ids cannot be probed)."""
-    session = ChatSession.objects.filter(owner=user, id=session_id).first()
+    """The user's session (any session for staff), or Http404, also for another user's session."""
+    session = reachable_by(ChatSession.objects, user).filter(id=session_id).first()
     if session is None:
         raise Http404("No such chat session.")
     return session

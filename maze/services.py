@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from portal.http import InvalidInput
+from portal.ownership import reachable_by
 from prompts.models import PromptTemplate
 from prompts.services import template_summary
 
@@ -27,14 +28,14 @@ def maze_of(game: MazeGame) -> engine.Maze:
 
 
 def game_for_user(*, user, game_id: int) -> MazeGame:
-    game = MazeGame.objects.select_related("template").filter(owner=user, id=game_id).first()
+    game = reachable_by(MazeGame.objects.select_related("template"), user).filter(id=game_id).first()
     if game is None:
         raise Http404("No such maze game.")
     return game
 
 
 def game_by_key_for_user(*, user, session_key: str) -> MazeGame:
-    game = MazeGame.objects.filter(owner=user, session_key=session_key).first()
+    game = reachable_by(MazeGame.objects, user).filter(session_key=session_key).first()
     if game is None:
         raise Http404("No such maze game.")
     return game

@@ -50,3 +50,14 @@ def json_api(*methods: str):
         return wrapper
 
     return decorate
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: API clients get a JSON 403 saying what to send; pages keep Django's HTML page."""
+    if request.path.startswith("/api/"):
+        return json_error(
+            "CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken header, "
+            "or authenticate with an API token (Authorization: Bearer …) instead of the session.", 403)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)

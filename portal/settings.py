@@ -1,4 +1,5 @@
 """Prompt Portal settings: every value comes from the environment (see .env.example and the README)."""
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,7 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "portal",
+    "accounts",
     "prompts",
     "chatbot",
     "maze",
@@ -42,9 +45,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
+    # Last, so it sees the lockout flag AxesBackend set while the login view authenticated.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # --- Deployment security (see README "Production") ----------------------------------------------------------
@@ -65,6 +71,7 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "portal.api.csrf_failure"
 
 ROOT_URLCONF = "portal.urls"
 ASGI_APPLICATION = "portal.asgi.application"
@@ -108,6 +115,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes refuses a locked-out username/address pair before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): this many failed logins for one username from one address lock that pair
+# out (HTTP 429) for the cool-off. Pairing the two keeps one attacker from locking a victim out everywhere.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Axes would log every attempt at INFO with the address; failures alone are worth keeping.
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True
+
+# Password reset mails: the console in development, SMTP in production (e.g. smtp+tls://user:pass@host:587).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Prompt Portal <noreply@localhost>")
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/chat/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -200,6 +229,8 @@ LOGGING = {
         "django.request": {"filters": ["deliberate_unavailable"]},
         # daphne's access log: one line per request is noise at INFO under load.
         "django.channels.server": {"level": "WARNING"},
+        # django-axes logs every successful login at INFO; the lockouts it logs at WARNING are what matter.
+        "axes": {"level": "WARNING"},
     },
 }
 # Per-user rate limits ("count/seconds", "0" = off): chat messages and maze hint requests answer 429 past them.

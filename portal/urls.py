@@ -2,18 +2,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.urls import api_urlpatterns as tokens_api, page_urlpatterns as account_pages
+from accounts.views import home
 from chatbot.urls import api_urlpatterns as chat_api, page_urlpatterns as chat_pages
 from health.urls import urlpatterns as health_urls
 from maze.urls import api_urlpatterns as maze_api, page_urlpatterns as maze_pages
 from prompts.urls import api_urlpatterns as templates_api, page_urlpatterns as templates_pages
 
-from . import views
-
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
-    path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_pages)),
+    path("api/tokens/", include(tokens_api)),
     path("chat/", include(chat_pages)),
     path("api/chatbot/", include(chat_api)),
     path("templates/", include(templates_pages)),

@@ -1,6 +1,8 @@
 """Writes and reads of prompt templates, always scoped to their owner."""
 from django.http import Http404
 
+from portal.ownership import reachable_by
+
 from .models import PromptTemplate
 
 MAX_CONTENT_CHARS = 20000
@@ -11,8 +13,8 @@ def templates_for_user(*, user):
 
 
 def template_for_user(*, user, template_id: int) -> PromptTemplate:
-    """The user's template, or Http404 (someone else's too: ids cannot be probed)."""
-    template = PromptTemplate.objects.filter(owner=user, id=template_id).first()
+    """The user's template (any template for staff), or Http404 (someone else's too: ids cannot be probed)."""
+    template = reachable_by(PromptTemplate.objects, user).filter(id=template_id).first()
     if template is None:
         raise Http404("No such prompt template.")
     return template

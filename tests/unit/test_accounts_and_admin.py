@@ -2,6 +2,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from chatbot import services
 
@@ -26,7 +27,8 @@ def test_login_and_chat_pages(client, django_user_model):
     assert client.get("/accounts/login/").status_code == 200
     assert client.get("/chat/")["Location"].startswith("/accounts/login/")
     django_user_model.objects.create_user("erin", password="pw-erin-123456")
-    assert client.login(username="erin", password="pw-erin-123456")
+    # django-axes needs the request to authenticate (it tracks failures per address).
+    assert client.login(request=HttpRequest(), username="erin", password="pw-erin-123456")
     page = client.get("/chat/")
     assert page.status_code == 200
     html = page.content.decode()

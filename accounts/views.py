@@ -1,0 +1,85 @@
+"""Account pages the project adds to django.contrib.auth's (login, logout, password change and reset),
+and personal API tokens: a page to manage them and a JSON API."""
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from portal.api import json_api
+from portal.http import json_error, parse_json_object, str_field
+
+from . import tokens
+from .forms import SignupForm
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("chat")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("chat")
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def home(request):
+    return redirect("chat")
+
+
+# -- account page: password links and API tokens ----------------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_page(request):
+    created_secret, error, status = None, None, 200
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 100:
+            error, status = "Give the token a name of 1 to 100 characters.", 400
+        else:
+            try:
+                _, created_secret = tokens.token_create(owner=request.user, name=name)
+            except tokens.TokenLimitReached as exc:
+                error, status = str(exc), 400
+    context = {"tokens": tokens.active_tokens_for_user(user=request.user), "created_secret": created_secret,
+               "error": error}
+    return render(request, "accounts/account.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["POST"])
+def token_revoke_page(request, token_id: int):
+    tokens.token_revoke(user=request.user, token_id=token_id)
+    return redirect("account")
+
+
+# -- API tokens: JSON ----------------------------------------------------------------------------------------
+def _session_only(request):
+    # A token may not mint or revoke tokens: one that leaked could otherwise outlive its own revocation.
+    if getattr(request, "api_token_user", None) is not None:
+        return json_error("Manage API tokens from a logged-in browser session, not with a token.", 403)
+    return None
+
+
+@json_api("GET", "POST")
+def api_tokens(request):
+    if (refusal := _session_only(request)) is not None:
+        return refusal
+    if request.method == "POST":
+        name = str_field(parse_json_object(request.body), "name", max_length=100, required=True,
+                         allow_blank=False)
+        try:
+            token, secret = tokens.token_create(owner=request.user, name=name)
+        except tokens.TokenLimitReached as exc:
+            return json_error(str(exc), 400, field="name")
+        return JsonResponse({**tokens.token_json(token), "token": secret}, status=201)
+    return JsonResponse({"tokens": [tokens.token_json(t) for t in tokens.active_tokens_for_user(user=request.user)]})
+
+
+@json_api("DELETE")
+def api_token(request, token_id: int):
+    if (refusal := _session_only(request)) is not None:
+        return refusal
+    tokens.token_revoke(user=request.user, token_id=token_id)
+    return HttpResponse(status=204)

@@ -1,0 +1,90 @@
+"""Every WebSocket route against real daphne: owner and staff get in, another user is closed with 4404,
+an anonymous client with 4401, and a foreign or missing Origin is refused before the handshake completes.
+Also: a personal API token works end to end through daphne (the async middleware path)."""
+import json
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+ROUTES = ["chat", "maze"]
+
+
+@pytest.fixture(scope="module")
+def users(platform):
+    platform.create_user("sam", staff=True)
+    return {name: platform.client(name) for name in ("alice", "bob", "sam")}
+
+
+@pytest.fixture(scope="module")
+def objects(users):
+    owner = users["alice"]
+    session = owner.new_session()
+    game = owner.post("/api/maze/games", {"width": 11, "height": 11, "germs": 1}).json()["game"]
+    return {"chat": session["id"], "maze": game["id"]}
+
+
+def open_socket(platform, route, object_id, client=None, origin="default"):
+    headers = {"Cookie": client.cookie_header} if client else None
+    return connect(platform.base_url.replace("http://", "ws://") + f"/ws/{route}/{object_id}/",
+                   origin=platform.base_url if origin == "default" else origin,
+                   additional_headers=headers, open_timeout=5)
+
+
+def assert_usable(ws):
+    """An open, ready socket answers a malformed frame with an error event instead of closing."""
+    ws.send("not json")
+    event = json.loads(ws.recv(timeout=5))
+    assert event["type"] in ("error", "chat.error") and event["code"] == "invalid"
+
+
+def closed_with(ws) -> int:
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    return closed.value.rcvd.code
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("who", ["alice", "sam"])
+def test_owner_and_staff_get_in(platform, users, objects, route, who):
+    with open_socket(platform, route, objects[route], users[who]) as ws:
+        assert_usable(ws)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_another_user_is_closed_with_4404_like_a_missing_id(platform, users, objects, route):
+    with open_socket(platform, route, objects[route], users["bob"]) as ws:
+        assert closed_with(ws) == 4404
+    with open_socket(platform, route, 987654, users["bob"]) as ws:
+        assert closed_with(ws) == 4404
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_anonymous_is_closed_with_4401(platform, objects, route):
+    with open_socket(platform, route, objects[route]) as ws:
+        assert closed_with(ws) == 4401
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("origin", ["http://evil.example", None])
+def test_foreign_or_missing_origin_is_refused(platform, users, objects, route, origin):
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(platform, route, objects[route], users["alice"], origin=origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_api_token_through_daphne(platform, users):
+    alice = users["alice"]
+    secret = alice.post("/api/tokens/", {"name": "bench script"}).json()["token"]
+    script = requests.Session()
+    script.headers["Authorization"] = f"Bearer {secret}"
+    session = script.post(platform.base_url + "/api/chatbot/sessions", json={"title": "scripted"}, timeout=10)
+    assert session.status_code == 201
+    reply = script.post(platform.base_url + "/api/chatbot/messages",
+                        json={"session_id": session.json()["id"], "content": "hello from a script"}, timeout=30)
+    assert reply.status_code == 200 and reply.json()["assistant_message"]["content"]
+    token_id = alice.get("/api/tokens/").json()["tokens"][0]["id"]
+    assert alice.request("DELETE", f"/api/tokens/{token_id}").status_code == 204
+    refused = script.get(platform.base_url + "/api/chatbot/sessions", timeout=10)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
