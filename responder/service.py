@@ -264,7 +264,8 @@ class Responder:
             text = self.llm.complete(_conversation(snapshot, request.message), temperature=request.temperature,
                                      top_p=request.top_p, max_tokens=request.max_tokens)
         except LLMError as error:
-            log.warning("LLM call for chat session %s failed: %s", request.session_id, error)
+            # Session ids and content stay out of logs at INFO and above (they identify a user's conversation).
+            log.warning("LLM call for a chat request failed: %s", error)
             self._publish(topic, f"Error: {error}")
             return
         self.memory.add_turn(CHAT_PROJECT, request.session_id, request.message, text)
@@ -280,7 +281,7 @@ class Responder:
         try:
             state = parse_maze_state(data)
         except PayloadError as error:
-            log.warning("invalid maze state of session %s: %s", session_id, error)
+            log.warning("invalid maze state: %s", error)
             self._publish(topic, json.dumps({"error": str(error)}))
             return
 
@@ -305,9 +306,9 @@ class Responder:
         try:
             hint = hint_from_answer(self.llm.complete(messages))
             if hint is None:
-                log.warning("LLM answer for maze session %s holds no JSON hint; sending the offline hint", session_id)
+                log.warning("LLM answer for a maze state holds no JSON hint; sending the offline hint")
         except LLMError as error:
-            log.warning("LLM call for maze session %s failed (%s); sending the offline hint", session_id, error)
+            log.warning("LLM call for a maze state failed (%s); sending the offline hint", error)
         self._publish(topic, json.dumps(hint if hint is not None else maze_hint(state)))
 
     def _on_template(self, topic_session: str | None, payload: bytes) -> None:
@@ -321,13 +322,13 @@ class Responder:
             self.memory.set_project_prompt(MAZE_PROJECT, prompt, reset)
             return
         self.memory.set_system_prompt(MAZE_PROJECT, session_id, prompt, reset)
-        log.info("template of maze session %s updated (reset: %s)", session_id, reset)
+        log.debug("template of maze session %s updated (reset: %s)", session_id, reset)
         self._publish(f"{self.settings.hint_base}/{session_id}", TEMPLATE_NOTICE, qos=0)
 
     def _on_forget(self, topic_session: str | None, payload: bytes) -> None:
         session_id = topic_session or forget_target(decode_object(payload))
         count = self.memory.delete(MAZE_PROJECT, session_id)
-        log.info("forgot %s: %d session(s)", session_id or "every maze session", count)
+        log.debug("forgot %s: %d session(s)", session_id or "every maze session", count)
 
 
 def run(settings: Settings) -> int:
