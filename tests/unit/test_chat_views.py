@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 from chatbot import services
-from chatbot.models import ChatMessage
+from chatbot.models import ChatMessage, ChatSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,3 +86,21 @@ def test_reset_changes_the_session_key_and_clears_messages(alice):
     old_key = session.session_key
     services.session_reset(session=session)
     assert session.session_key != old_key and session.messages.count() == 0
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"content": ""}, 400),
+    ({"content": 42}, 400),
+    ({"content": "hi", "temperature": "hot"}, 400),
+    ({"content": "hi", "max_tokens": -1}, 400),
+    ({"content": "x" * 70_000}, 413),
+])
+def test_refused_messages_leave_nothing_behind(alice, body, status):
+    session = services.session_create(owner=alice, system_prompt="be brief")
+    before = (ChatSession.objects.values().get(id=session.id), ChatMessage.objects.count())
+    client = AsyncClient()
+    client.force_login(alice)
+    response = async_to_sync(client.post)(
+        "/api/chatbot/messages", json.dumps({"session_id": session.id, **body}), content_type="application/json")
+    assert response.status_code == status and response.json()["detail"]
+    assert (ChatSession.objects.values().get(id=session.id), ChatMessage.objects.count()) == before
