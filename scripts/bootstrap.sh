@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything the platform needs on a fresh Debian/Ubuntu machine with Python 3.11+:
 # missing system packages (apt, non-interactive), the virtualenv and the pinned Python packages.
-# Usage: scripts/bootstrap.sh [--with-browser]   (the browser is only needed by the tests)
+# Usage: scripts/bootstrap.sh [--for-tests]   (headless Chromium and PostgreSQL's server: only the tests need them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
 
 with_browser=false
-[ "${1:-}" = "--with-browser" ] && with_browser=true
+case "${1:-}" in --with-browser|--for-tests) with_browser=true ;; esac
 
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" - <<'PY' || { echo "Python 3.11 or newer is required (set PYTHON=...)" >&2; exit 1; }
@@ -32,6 +32,8 @@ command -v mosquitto >/dev/null || missing+=(mosquitto)
 command -v redis-server >/dev/null || missing+=(redis-server)
 if $with_browser; then
   command -v chromium >/dev/null || missing+=(chromium)
+  # The tests also run on a PostgreSQL server of their own (tests/harness/postgres.py needs initdb).
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
 fi
 if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
   missing+=("python3-venv")

@@ -9,3 +9,13 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "unit-tests-only")
 os.environ["REDIS_URL"] = ""
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+if os.environ.get("TEST_DATABASE") == "postgres":
+    # The unit suite on PostgreSQL: a server of the run's own (pytest-django creates its test database there).
+    import atexit
+
+    from tests.harness.postgres import PostgresServer
+
+    _postgres = PostgresServer().start()
+    atexit.register(_postgres.stop)
+    os.environ["DATABASE_URL"] = _postgres.url

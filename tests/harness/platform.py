@@ -9,6 +9,7 @@ from pathlib import Path
 
 import requests
 
+from .postgres import PostgresServer
 from .procs import Mosquitto, Proc, RedisServer, free_port, port_open, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,12 +17,14 @@ PYTHON = sys.executable
 
 
 class Platform:
-    def __init__(self, workdir: Path, **env_overrides: str):
+    def __init__(self, workdir: Path, *, broker: Mosquitto | None = None, **env_overrides: str):
         self.workdir = workdir
-        self.broker = Mosquitto(workdir)
+        self.broker = broker or Mosquitto(workdir)
         self.redis = RedisServer(workdir)
         self.web_port = free_port()
         self.db_path = workdir / "db.sqlite3"
+        # TEST_DATABASE=postgres runs the platform on a PostgreSQL server of its own instead of a SQLite file.
+        self.postgres = PostgresServer() if os.environ.get("TEST_DATABASE") == "postgres" else None
         self.env_overrides = env_overrides
         self.webs: list[Proc] = []
         self.web_ports: list[int] = [self.web_port]
@@ -35,7 +38,7 @@ class Platform:
             "DEBUG": "false",
             "SECRET_KEY": "integration-tests-secret-key-not-for-production",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": self.postgres.url if self.postgres else f"sqlite:///{self.db_path}",
             "REDIS_URL": self.redis.url,
             "MQTT_BROKER_HOST": "127.0.0.1",
             "MQTT_BROKER_PORT": str(self.broker.port),
@@ -71,6 +74,8 @@ class Platform:
     def start_infra(self) -> "Platform":
         self.broker.start()
         self.redis.start()
+        if self.postgres:
+            self.postgres.start()
         self.manage("migrate", "--noinput")
         return self
 
@@ -121,6 +126,8 @@ class Platform:
                 proc.stop()
         self.broker.stop()
         self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()
 
     def logs(self) -> str:
         parts = []

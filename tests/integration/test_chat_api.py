@@ -1,4 +1,5 @@
 """Chat through the JSON API against real daphne, worker, responder, mosquitto and Redis."""
+import os
 import threading
 import time
 
@@ -200,3 +201,9 @@ def test_session_crud_and_presets(alice):
     assert session["id"] in listed
     assert alice.request("DELETE", f"/api/chatbot/sessions/{session['id']}").status_code == 204
     assert alice.get(f"/api/chatbot/sessions/{session['id']}").status_code == 404
+
+
+def test_the_platform_runs_on_the_requested_database(platform):
+    wanted = "postgresql" if os.environ.get("TEST_DATABASE") == "postgres" else "sqlite"
+    out = platform.manage("shell", "-c", "from django.db import connection; print(connection.vendor)").stdout
+    assert out.strip() == wanted
