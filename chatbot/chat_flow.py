@@ -71,7 +71,7 @@ async def chat_turn(
     """Ask the model one question; `on_accepted(request_id, user_message)` runs once a worker published it."""
     started = time.monotonic()
     result = await _turn(session, content, overrides, notify_group, on_accepted, request_id)
-    await telemetry.record_chat(result.outcome, time.monotonic() - started)
+    telemetry.record_chat_soon(result.outcome, time.monotonic() - started)
     return result
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError
+
 from portal import telemetry
 from portal.consumers import CLOSE_NOT_FOUND, OwnedObjectConsumer
 from portal.db import run_db
@@ -62,25 +65,20 @@ class ChatConsumer(OwnedObjectConsumer):
         task.add_done_callback(self.in_flight.discard)
 
     async def _turn(self, text: str) -> None:
-        try:
-            # Re-read the session: a reset gives it a new key (and so a new group) while the socket stays open.
-            self.session = await run_db(
-                selectors.session_for_user, user=self.scope["user"], session_id=self.session.id
-            )
-        except Exception:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        await self._join(contract.chat_group(self.session.session_key))
-
         async def accepted(request_id: str, user_message: dict) -> None:
             await self.send_json({"type": contract.CHAT_ACCEPTED, "request_id": request_id, "user_message": user_message})
 
         request_id = services.new_request_id()
         self.own_requests.append(request_id)
-        result = await chat_turn(
-            session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
-            request_id=request_id,
-        )
+        try:
+            result = await chat_turn(
+                session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
+                request_id=request_id,
+            )
+        except (IntegrityError, ObjectDoesNotExist):
+            # The session was deleted under this socket (its deletion event may still be on its way).
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         event = result.event
         if event["type"] == contract.CHAT_REPLY:
             await self.send_json({
@@ -96,6 +94,20 @@ class ChatConsumer(OwnedObjectConsumer):
         await self.send_json({"type": contract.CHAT_ERROR, "request_id": request_id, "code": code, "detail": detail})
 
     # -- events from the session group (requests sent by another tab or by the JSON API) ----------------
+    async def chat_session_changed(self, event):
+        """Settings changed, history reset (a new key, so a new group) or the session deleted."""
+        if event.get("deleted"):
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        try:
+            self.session = await run_db(
+                selectors.session_for_user, user=self.scope["user"], session_id=self.session.id
+            )
+        except Exception:  # noqa: BLE001 - gone or no longer reachable: the same answer as at connect
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self._join(contract.chat_group(self.session.session_key))
+
     async def chat_accepted(self, event):
         await self._forward(event)
 

@@ -6,6 +6,7 @@ message to whoever waits without knowing chat models.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from .models import ChatSession
 from .serializers import message_json
@@ -13,13 +14,34 @@ from .services import assistant_message_store
 
 log = logging.getLogger("chatbot.replies")
 
+# session_key -> session id. A key never moves to another session (a reset makes a new key), so entries only go
+# stale when a session is deleted, which the INSERT's foreign key then reports. Saves a query per reply.
+_SESSION_IDS: OrderedDict[str, int] = OrderedDict()
+SESSION_ID_CACHE_SIZE = 10_000
+
+
+def _session_id(session_key: str) -> int | None:
+    session_id = _SESSION_IDS.get(session_key)
+    if session_id is not None:
+        _SESSION_IDS.move_to_end(session_key)
+        return session_id
+    session_id = ChatSession.objects.filter(session_key=session_key).values_list("id", flat=True).first()
+    if session_id is not None:
+        _SESSION_IDS[session_key] = session_id
+        if len(_SESSION_IDS) > SESSION_ID_CACHE_SIZE:
+            _SESSION_IDS.popitem(last=False)
+    return session_id
+
 
 def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
-    session = ChatSession.objects.filter(session_key=session_key).first()
-    if session is None:
-        log.info("reply for unknown or deleted session dropped (request %s)", request_id or "-")
-        return None
-    message, created = assistant_message_store(
-        session=session, request_id=request_id, text=text, is_error=is_error, metadata=metadata
-    )
-    return {"message": message_json(message), "created": created}
+    session_id = _session_id(session_key)
+    if session_id is not None:
+        try:
+            message, created = assistant_message_store(
+                session_id=session_id, request_id=request_id, text=text, is_error=is_error, metadata=metadata
+            )
+            return {"message": message_json(message), "created": created}
+        except ChatSession.DoesNotExist:
+            _SESSION_IDS.pop(session_key, None)
+    log.info("reply for unknown or deleted session dropped (request %s)", request_id or "-")
+    return None

@@ -64,23 +64,27 @@ def user_message_discard(*, message_id: int) -> None:
 
 
 def assistant_message_store(
-    *, session: ChatSession, request_id: str, text: str, is_error: bool, metadata: dict
+    *, session: ChatSession | None = None, session_id: int | None = None, request_id: str, text: str,
+    is_error: bool, metadata: dict,
 ) -> tuple[ChatMessage, bool]:
-    """Store a reply once per request id; (message, created). A duplicate returns the stored one."""
+    """Store a reply once per request id; (message, created). A duplicate returns the stored one.
+
+    One INSERT on the happy path (this runs on every reply, in the worker): the unique constraint on
+    (request_id, role), not a prior SELECT, finds duplicates. Raises ChatSession.DoesNotExist when the
+    session was deleted meanwhile.
+    """
     meta = dict(metadata)
     if is_error:
         meta["error"] = True
-    if request_id:
-        existing = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
-        if existing:
-            return existing, False
+    sid = session_id if session_id is not None else session.pk
     try:
-        with transaction.atomic():
-            message = ChatMessage.objects.create(
-                session=session, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
-            )
+        message = ChatMessage.objects.create(
+            session_id=sid, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
+        )
     except IntegrityError:
-        # Two deliveries raced past the check above; the unique constraint picked the winner.
-        return ChatMessage.objects.get(request_id=request_id, role=ChatMessage.Role.ASSISTANT), False
-    ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+        existing = (ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
+                    if request_id else None)
+        if existing is None:  # not a duplicate, so the foreign key failed: the session is gone
+            raise ChatSession.DoesNotExist(f"chat session {sid} no longer exists") from None
+        return existing, False
     return message, True

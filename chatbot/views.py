@@ -11,7 +11,7 @@ from portal.db import run_db
 from portal.http import json_error, parse_json_object
 from prompts.services import template_for_user
 
-from . import selectors, services, validation
+from . import notify, selectors, services, validation
 from .chat_flow import chat_turn
 from .presets import PRESETS
 from .serializers import message_json, session_json
@@ -50,8 +50,11 @@ def session_detail(request, session_id: int):
     if request.method == "PATCH":
         fields = validation.session_update(parse_json_object(request.body))
         session = services.session_update(session=session, **fields)
+        notify.session_changed(session.session_key)
     elif request.method == "DELETE":
+        key = session.session_key
         services.session_delete(session=session)
+        notify.session_changed(key, deleted=True)
         return HttpResponse(status=204)
     return JsonResponse(session_json(session))
 
@@ -59,7 +62,10 @@ def session_detail(request, session_id: int):
 @json_api("POST")
 def session_reset(request, session_id: int):
     session = selectors.session_for_user(user=request.user, session_id=session_id)
-    return JsonResponse(session_json(services.session_reset(session=session)))
+    old_key = session.session_key
+    session = services.session_reset(session=session)
+    notify.session_changed(old_key)  # the sockets re-read it and move to the new key's group
+    return JsonResponse(session_json(session))
 
 
 @json_api("GET")

@@ -33,6 +33,16 @@ def _redis():
     return redis_client(settings.REDIS_URL)
 
 
+_background: set = set()
+
+
+def record_chat_soon(outcome: str, seconds: float) -> None:
+    """record_chat without making the caller wait: the answer goes out first, the counters a moment later."""
+    task = asyncio.get_running_loop().create_task(record_chat(outcome, seconds))
+    _background.add(task)  # a strong reference until done, or the task may be collected mid-flight
+    task.add_done_callback(_background.discard)
+
+
 async def record_chat(outcome: str, seconds: float) -> None:
     """Count one chat request by outcome (ok, timeout, unavailable, busy, llm_error, shutdown, invalid...)."""
     if not settings.REDIS_URL:

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from portal.db import in_db_thread
 
 from . import contract
 from .breaker import OPEN, CircuitBreaker
@@ -108,12 +107,7 @@ class WorkerRuntime:
 
 async def _in_db_thread(hook: Callable[..., Any], **kwargs: Any) -> Any:
     """Run a feature app's database hook on the worker's one database thread, off the event loop."""
-
-    def call():
-        close_old_connections()  # a long-running process must not reuse a connection the server closed
-        return hook(**kwargs)
-
-    return await sync_to_async(call, thread_sensitive=True)()
+    return await in_db_thread(hook, **kwargs)
 
 
 class WorkerEngine:

@@ -1,5 +1,6 @@
 """Chat over a real WebSocket to daphne, with the real worker and responder behind it."""
 import json
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -99,3 +100,44 @@ def test_foreign_origin_is_refused(platform, alice):
     with pytest.raises(InvalidStatus) as refused:
         open_socket(platform, alice, session["id"], origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+def _wire_requests(platform):
+    from tests.harness.mqtt import MqttPeer
+
+    return MqttPeer(platform.broker.port, subscribe=("prompt_portal/user_input",))
+
+
+def _next_request(peer) -> dict:
+    message = peer.next_message(timeout=5)
+    return json.loads(message[1] if isinstance(message, tuple) else message.payload)
+
+
+def test_an_open_socket_follows_settings_changes_and_resets(platform, alice):
+    """Sockets keep the session in memory; PATCH and reset reach them as an event, so the next question
+    carries the new system prompt and the new session key (the LLM forgets the old conversation)."""
+    session = alice.new_session()
+    peer = _wire_requests(platform)
+    try:
+        with open_socket(platform, alice, session["id"]) as ws:
+            assert alice.request("PATCH", f"/api/chatbot/sessions/{session['id']}",
+                                 {"system_prompt": "Answer in rhymes."}).status_code == 200
+            reset = alice.post(f"/api/chatbot/sessions/{session['id']}/reset").json()
+            assert reset["session_key"] != session["session_key"]
+            time.sleep(0.3)  # the change event crosses Redis
+            ws.send(json.dumps({"type": "chat.message", "content": "after the reset"}))
+            assert receive(ws)["type"] == "chat.accepted"
+            assert receive(ws)["type"] == "chat.reply"
+            sent = _next_request(peer)
+            assert sent["sessionId"] == reset["session_key"] and sent["systemPrompt"] == "Answer in rhymes."
+    finally:
+        peer.close()
+
+
+def test_deleting_the_session_closes_its_sockets_with_4404(platform, alice):
+    session = alice.new_session()
+    with open_socket(platform, alice, session["id"]) as ws:
+        assert alice.request("DELETE", f"/api/chatbot/sessions/{session['id']}").status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            receive(ws, timeout=5)
+        assert closed.value.rcvd.code == 4404
