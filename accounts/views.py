@@ -19,7 +19,7 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.PooledModelBackend")
         return redirect("chat")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 

@@ -122,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes refuses a locked-out username/address pair before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
+    # The model backend whose per-request user lookup in async views uses the shared pool (accounts/backends.py).
+    "accounts.backends.PooledModelBackend",
+    # Sessions that logged in before PooledModelBackend existed name this one; keep them valid.
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes): this many failed logins for one username from one address lock that pair
@@ -179,6 +182,9 @@ if REDIS_URL:
 else:
     # Single-process unit tests only: the in-memory layer cannot cross processes.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Database sessions whose per-request read from async views runs on the shared pool (accounts/session_store.py).
+SESSION_ENGINE = "accounts.session_store"
 
 # --- MQTT link (portal/mqtt) ------------------------------------------------------------------------------
 MQTT = {
