@@ -192,6 +192,11 @@ MQTT = {
     "BROKER_PORT": env.int("MQTT_BROKER_PORT", default=1883),
     "USERNAME": env.str("MQTT_USERNAME", default=""),
     "PASSWORD": env.str("MQTT_PASSWORD", default=""),
+    # TLS to the broker; the broker's certificate and host name are always verified (no switch to skip that).
+    "TLS": env.bool("MQTT_TLS", default=False),
+    "TLS_CA_FILE": env.str("MQTT_TLS_CA_FILE", default=""),  # empty: the system's CA bundle
+    "TLS_CERT_FILE": env.str("MQTT_TLS_CERT_FILE", default=""),  # client certificate, if the broker wants one
+    "TLS_KEY_FILE": env.str("MQTT_TLS_KEY_FILE", default=""),
     # Base of the worker's client id; each running worker claims "<base>_w<N>" (see portal/mqtt/identity.py).
     "CLIENT_ID": env.str("MQTT_CLIENT_ID", default="prompt_portal_backend"),
     "KEEPALIVE": env.int("MQTT_KEEPALIVE", default=10),

@@ -13,7 +13,10 @@ flag                               environment variable               default
 =================================  =================================  =====================================
 --broker-host                      MQTT_BROKER_HOST                   127.0.0.1
 --broker-port                      MQTT_BROKER_PORT                   1883
---username / --password            MQTT_USERNAME / MQTT_PASSWORD      unset
+--username / --password            MQTT_USERNAME / MQTT_PASSWORD      unset (RESPONDER_MQTT_* first, below)
+--tls                              MQTT_TLS                           false
+--tls-ca-file                      MQTT_TLS_CA_FILE                   empty = the system's CAs
+--tls-cert-file / --tls-key-file   MQTT_TLS_CERT_FILE / ..._KEY_FILE  unset (RESPONDER_MQTT_* first, below)
 --topic-user-input                 MQTT_TOPIC_USER_INPUT              prompt_portal/user_input
 --topic-assistant-response         MQTT_TOPIC_ASSISTANT_RESPONSE      prompt_portal/assistant_response
 --topic-state                      MQTT_TOPIC_STATE                   maze/state
@@ -32,6 +35,11 @@ flag                               environment variable               default
 --max-concurrency                  RESPONDER_MAX_CONCURRENCY          16 (parallel LLM calls)
 --log-level                        LOG_LEVEL                          INFO
 =================================  =================================  =====================================
+
+The broker identity has responder-only variables that win over the shared ones: RESPONDER_MQTT_USERNAME,
+RESPONDER_MQTT_PASSWORD, RESPONDER_MQTT_TLS_CERT_FILE, RESPONDER_MQTT_TLS_KEY_FILE. With them the responder and the
+worker can share one environment file and still log in as the two users of deploy/mosquitto/acl. With MQTT_TLS the
+broker's certificate and host name are always verified; there is no switch to turn that off.
 
 RESPONDER_PROJECTS names the projects served: ``prompt_portal`` (chat requests) and ``maze`` (states, templates,
 clear_history and delete_session, which both forget a session); the first names the status topic. The client id

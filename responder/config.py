@@ -60,6 +60,24 @@ def _projects(text: str) -> tuple[str, ...]:
     return names
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on", "y", "ok"), ("0", "false", "no", "off", "n")
+
+
+def _boolean(text: str) -> bool:
+    # The same spellings django-environ accepts, so one .env file means the same to the worker and the responder.
+    value = text.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise argparse.ArgumentTypeError(f"expected true or false: {text!r}")
+
+
+def _readable_file(text: str) -> str:
+    # Checked at start: a wrong path is a configuration error, not something to retry on every reconnect.
+    if text and not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"cannot read file: {text!r}")
+    return text
+
+
 def _log_level(text: str) -> str:
     name = text.strip().upper()
     if not isinstance(logging.getLevelName(name), int):
@@ -79,12 +97,21 @@ def _hint_topic(text: str) -> str:
     return text
 
 
-# (flag, environment variable, default, type, help). A default of None means "unset".
+# (flag, environment variable(s), default, type, help). A default of None means "unset". With several variables
+# the first non-empty one wins: RESPONDER_MQTT_* let the responder use its own broker identity when it shares an
+# environment file with the worker (whose MQTT_USERNAME the broker's ACL grants the opposite rights).
 _OPTIONS = (
     ("--broker-host", "MQTT_BROKER_HOST", "127.0.0.1", str, "MQTT broker host"),
     ("--broker-port", "MQTT_BROKER_PORT", "1883", _port, "MQTT broker port"),
-    ("--username", "MQTT_USERNAME", None, str, "MQTT user name (optional)"),
-    ("--password", "MQTT_PASSWORD", None, str, "MQTT password (optional)"),
+    ("--username", ("RESPONDER_MQTT_USERNAME", "MQTT_USERNAME"), None, str, "MQTT user name (optional)"),
+    ("--password", ("RESPONDER_MQTT_PASSWORD", "MQTT_PASSWORD"), None, str, "MQTT password (optional)"),
+    ("--tls", "MQTT_TLS", "false", _boolean,
+     "connect with TLS (true/false); the broker's certificate and host name are always verified"),
+    ("--tls-ca-file", "MQTT_TLS_CA_FILE", "", _readable_file, "CA bundle for the broker; empty = the system's CAs"),
+    ("--tls-cert-file", ("RESPONDER_MQTT_TLS_CERT_FILE", "MQTT_TLS_CERT_FILE"), "", _readable_file,
+     "client certificate (PEM), for brokers that require one"),
+    ("--tls-key-file", ("RESPONDER_MQTT_TLS_KEY_FILE", "MQTT_TLS_KEY_FILE"), "", _readable_file,
+     "its private key (PEM); empty when it is in the certificate file"),
     ("--topic-user-input", "MQTT_TOPIC_USER_INPUT", "prompt_portal/user_input", _topic, "chat requests"),
     ("--topic-assistant-response", "MQTT_TOPIC_ASSISTANT_RESPONSE", "prompt_portal/assistant_response", _topic,
      "base topic of chat replies"),
@@ -118,17 +145,20 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                     "(PROTOCOL.md), from an OpenAI-compatible endpoint or, without LLM_BASE_URL, offline.",
         epilog="Every flag defaults to the environment variable shown in brackets.",
     )
-    for flag, env_name, default, kind, text in _OPTIONS:
+    for flag, env_names, default, kind, text in _OPTIONS:
+        env_names = (env_names,) if isinstance(env_names, str) else env_names
         shown = "unset" if default is None else repr(default)
         # An empty variable means "not set", as in .env files that list every variable (django-environ agrees).
-        if environ.get(env_name, "") != "":
+        env_name = next((name for name in env_names if environ.get(name, "") != ""), None)
+        if env_name is not None:
             default = environ[env_name]
             try:
                 kind(default)
             except argparse.ArgumentTypeError as error:
                 parser.error(f"environment variable {env_name}: {error}")
         # argparse also runs string defaults through `type`, so Settings always hold converted values.
-        parser.add_argument(flag, default=default, type=kind, help=f"{text} [{env_name}, default {shown}]")
+        parser.add_argument(flag, default=default, type=kind,
+                            help=f"{text} [{' or '.join(env_names)}, default {shown}]")
     return parser
 
 
@@ -138,6 +168,10 @@ class Settings:
     broker_port: int = 1883
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     topic_user_input: str = "prompt_portal/user_input"
     topic_assistant_response: str = "prompt_portal/assistant_response"
     topic_state: str = "maze/state"

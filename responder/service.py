@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import threading
 import time
 from functools import partial
@@ -51,6 +52,16 @@ TEMPLATE_NOTICE = json.dumps({"hint": "Template updated"})
 _STATE_FIELDS_NOT_FOR_MODEL = ("prompt_template", "replyTopic", "sessionId")
 
 
+def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
+    """Verify the broker's certificate and host name, always: there is deliberately no switch to skip that.
+    (The same as portal/mqtt/client.py; the responder imports nothing from the portal.)"""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file or None)
+    return context
+
+
 def _conversation(snapshot: Snapshot, user_content: str, default_system: str | None = None) -> list[dict]:
     system = snapshot.system_prompt or default_system
     messages = [{"role": "system", "content": system}] if system else []
@@ -83,6 +94,9 @@ class Responder:
                              protocol=mqtt.MQTTv311)
         if s.username:
             client.username_pw_set(s.username, s.password)
+        if s.tls:
+            # A certificate that does not verify fails the handshake: paho's loop retries like any refused connect.
+            client.tls_set_context(tls_context(s.tls_ca_file, s.tls_cert_file, s.tls_key_file))
         client.will_set(s.status_topic, self._status(online=False), qos=1, retain=True)
         client.reconnect_delay_set(1, 10)
         client.max_queued_messages_set(MAX_QUEUED_PUBLISHES)
@@ -106,8 +120,8 @@ class Responder:
     def start(self) -> None:
         s = self.settings
         mode = f"LLM {s.llm_model} at {s.llm_base_url}" if self.llm else "offline mode"
-        log.info("responder %s serving %s via %s:%s, %s, reply delay %g s", s.client_id, ", ".join(s.projects),
-                 s.broker_host, s.broker_port, mode, s.delay)
+        log.info("responder %s serving %s via %s:%s%s, %s, reply delay %g s", s.client_id, ", ".join(s.projects),
+                 s.broker_host, s.broker_port, " (TLS)" if s.tls else "", mode, s.delay)
         self.scheduler.start()
         if self.pool:
             self.pool.start()
@@ -150,6 +164,7 @@ class Responder:
                 log.warning("broker %s:%s refused the connection: %s", s.broker_host, s.broker_port, reason_code)
                 return
             # paho leaves Nagle on; without TCP_NODELAY each small reply waits 40+ ms for the previous ACK.
+            # With TLS the socket is an ssl.SSLSocket, which passes the option on to its TCP socket.
             client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._failed_connects = 0
             log.info("connected to %s:%s as %s (session present: %s)", s.broker_host, s.broker_port, s.client_id,

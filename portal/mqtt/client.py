@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -34,11 +35,29 @@ class LinkConfig:
     reconnect_min_delay: float = 0.2
     reconnect_max_delay: float = 30.0
     max_reconnect_attempts: int = 0  # 0 = never give up
-    connect_timeout: float = 5.0  # TCP connect and CONNACK each
+    connect_timeout: float = 5.0  # TCP connect, TLS handshake and CONNACK each
+    tls: bool = False
+    tls_ca_file: str = ""  # empty: the system's CA bundle
+    tls_cert_file: str = ""  # client certificate, for brokers that require one
+    tls_key_file: str = ""  # its key; empty when it is inside the certificate file
 
 
 class ReconnectLimitReached(RuntimeError):
     pass
+
+
+def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
+    """A client context that always verifies the broker's certificate and host name (there is deliberately no
+    switch to turn that off: an unverified TLS link only hides who is listening).
+
+    Built here, before the first connection, so a missing or unreadable file stops the worker at start with a
+    clear error instead of failing every reconnect attempt quietly.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file or None)
+    return context
 
 
 class MqttLink:
@@ -74,6 +93,12 @@ class MqttLink:
         self._client.connect_timeout = config.connect_timeout
         if config.username:
             self._client.username_pw_set(config.username, config.password or None)
+        if config.tls:
+            # paho wraps the socket and runs the handshake inside connect(), bounded by connect_timeout; a
+            # certificate that does not verify raises there and is retried on the reconnect schedule.
+            self._client.tls_set_context(
+                tls_context(config.tls_ca_file, config.tls_cert_file, config.tls_key_file)
+            )
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -113,10 +138,10 @@ class MqttLink:
                 self._connect_and_serve()
             except Exception as exc:  # noqa: BLE001 - the loop must survive anything paho or the OS throws
                 log.warning("connection to %s:%s failed: %s", self.config.host, self.config.port, exc)
+            if self._stop.is_set():
+                break  # _close() says goodbye with a DISCONNECT if the link is still up
             if self._connected.is_set():
                 self._set_disconnected("connection lost")
-            if self._stop.is_set():
-                break
             if self.reconnect_attempts == 0:
                 # The last connection was good: start the schedule again from its short first delay.
                 delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
@@ -139,6 +164,7 @@ class MqttLink:
         sock = self._client.socket()
         if isinstance(sock, socket.socket):
             # Small request/reply packets otherwise wait for Nagle's delayed ACK: 40+ ms per round trip.
+            # With TLS this is an ssl.SSLSocket, a socket.socket subclass: the option reaches the TCP socket.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connack_deadline = time.monotonic() + self.config.connect_timeout
         while not self._stop.is_set():
@@ -174,7 +200,8 @@ class MqttLink:
     def _set_disconnected(self, reason: str) -> None:
         if self._connected.is_set():
             self._connected.clear()
-            log.warning("disconnected from %s:%s: %s", self.config.host, self.config.port, reason)
+            level = logging.INFO if self._stop.is_set() else logging.WARNING
+            log.log(level, "disconnected from %s:%s: %s", self.config.host, self.config.port, reason)
             self._on_state_cb(False, reason)
 
     # -- paho callbacks (run on the link thread; never raise) -------------------------------------------
@@ -201,7 +228,7 @@ class MqttLink:
 
     def _handle_disconnect(self, client, userdata, disconnect_flags, reason_code, properties) -> None:
         try:
-            self._set_disconnected(str(reason_code))
+            self._set_disconnected("stopped" if self._stop.is_set() else str(reason_code))
         except Exception:  # noqa: BLE001
             log.exception("error in on_disconnect")
 

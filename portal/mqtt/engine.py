@@ -23,10 +23,12 @@ from . import contract
 from .breaker import OPEN, CircuitBreaker
 from .client import LinkConfig, MqttLink
 from .pending import PendingRegistry, PendingRequest, RecentIds
-from .payloads import MalformedPayload, parse_chat_reply, parse_hint, parse_status
+from .payloads import ChatReply, MalformedPayload, parse_chat_reply, parse_hint, parse_status
 from .shared_state import record_probe_rtt, remove_worker_state, write_worker_state
 from .identity import release_lease, renew_lease
-from .topics import hint_base, parse_reply_topic, reply_topic, session_from_hint_topic
+from .topics import (
+    ReplyAddress, hint_base, parse_reply_topic, reply_session_consistent, reply_topic, session_from_hint_topic,
+)
 
 log = logging.getLogger("portal.mqtt.worker")
 
@@ -61,6 +63,7 @@ class Counters:
     replies_late: int = 0
     replies_duplicate: int = 0
     replies_foreign: int = 0
+    replies_mismatched: int = 0
     timeouts: int = 0
     refused_busy: int = 0
     refused_unavailable: int = 0
@@ -135,6 +138,10 @@ class WorkerEngine:
                 keepalive=m["KEEPALIVE"],
                 username=m["USERNAME"],
                 password=m["PASSWORD"],
+                tls=m.get("TLS", False),
+                tls_ca_file=m.get("TLS_CA_FILE", ""),
+                tls_cert_file=m.get("TLS_CERT_FILE", ""),
+                tls_key_file=m.get("TLS_KEY_FILE", ""),
                 subscriptions=(
                     (f"{config.response_base}/#", 1),
                     (f"{hint_base(self.hint_topic)}/+", 1),
@@ -248,7 +255,7 @@ class WorkerEngine:
             request = self.pending.pop(event["request_id"])
             if request is not None:
                 # Its reply may still come: remember the id so that reply is stored as late, not re-matched.
-                self.recent.mark_abandoned(request.request_id)
+                self.recent.mark_abandoned(request.request_id, request.session_key)
         elif kind == contract.MQTT_PUBLISH:
             self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
         else:
@@ -328,18 +335,22 @@ class WorkerEngine:
     async def _inbound_loop(self) -> None:
         while True:
             topic, payload = await self._inbound.get()
-            self.runtime.counters.messages_in += 1
-            self.runtime.last_activity_at = time.time()
-            try:
-                await self._handle_mqtt_message(topic, payload)
-            except MalformedPayload as exc:
-                self.runtime.counters.malformed += 1
-                log.warning("skipped malformed message on %r: %s", topic[:200], exc)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - one bad message must never stop the worker
-                self.runtime.counters.malformed += 1
-                log.exception("error handling a message on %r", topic[:200])
+            await self._process_inbound(topic, payload)
+
+    async def _process_inbound(self, topic: str, payload: bytes) -> None:
+        """One message from the broker: handled, or counted as malformed and skipped; never raises."""
+        self.runtime.counters.messages_in += 1
+        self.runtime.last_activity_at = time.time()
+        try:
+            await self._handle_mqtt_message(topic, payload)
+        except MalformedPayload as exc:
+            self.runtime.counters.malformed += 1
+            log.warning("skipped malformed message on %r: %s", topic[:200], exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one bad message must never stop the worker
+            self.runtime.counters.malformed += 1
+            log.exception("error handling a message on %r", topic[:200])
 
     async def _handle_mqtt_message(self, topic: str, payload: bytes) -> None:
         max_bytes = self.config.mqtt["MAX_PAYLOAD_BYTES"]
@@ -387,7 +398,7 @@ class WorkerEngine:
         if went_offline:
             # Its last will: nothing waiting will be answered, so say so now instead of at each deadline.
             for request in self.pending.pop_all():
-                self.recent.mark_abandoned(request.request_id)
+                self.recent.mark_abandoned(request.request_id, request.session_key)
                 await self._deliver(request, contract.error_event(
                     request_id=request.request_id, code=contract.ERROR_UNAVAILABLE,
                     detail="The language model went offline. Please try again in a moment.", retry_after=10))
@@ -401,6 +412,8 @@ class WorkerEngine:
             self.runtime.counters.replies_foreign += 1  # another worker's request: it handles its reply
             return
         reply = parse_chat_reply(payload, max_bytes)
+        if not self._reply_session_matches(address, reply):
+            return
         if address.request_id is not None:
             request = self.pending.pop(address.request_id)
             if request is None and self.recent.is_answered(address.request_id):
@@ -412,7 +425,7 @@ class WorkerEngine:
         request_id = request.request_id if request else address.request_id
         stored = await self._store_reply(address.session_key, request_id, reply)
         if request_id:
-            self.recent.mark_answered(request_id)
+            self.recent.mark_answered(request_id, request.session_key if request else address.session_key)
         if request is None:
             self.runtime.counters.replies_late += 1
             log.info("stored a late reply for request %s", request_id or "(none)")
@@ -429,6 +442,21 @@ class WorkerEngine:
             "raw_response": reply.text,
             "assistant_message": stored["message"] if stored else None,
         })
+
+    def _reply_session_matches(self, address: ReplyAddress, reply: ChatReply) -> bool:
+        """Drop a reply whose session contradicts its request's (checked before the waiter is popped, so the
+        request keeps waiting for its real reply); the request's session is known while it waits and for a
+        while after it was abandoned."""
+        expected = None
+        if address.request_id is not None:
+            expected = self.pending.session_of(address.request_id) or self.recent.session_of(address.request_id)
+        if reply_session_consistent(address, expected, reply.metadata.get("sessionId")):
+            return True
+        self.runtime.counters.replies_mismatched += 1
+        self.runtime.counters.malformed += 1
+        # Never the reply's text: it may belong to someone else's conversation.
+        log.warning("dropped a reply to request %s: its session does not match the request's", address.request_id)
+        return False
 
     async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
         try:
@@ -472,7 +500,7 @@ class WorkerEngine:
         for request in expired:
             self.runtime.counters.timeouts += 1
             self._breaker_changed(self.breaker.record_failure(time.monotonic()))
-            self.recent.mark_abandoned(request.request_id)
+            self.recent.mark_abandoned(request.request_id, request.session_key)
             await self._deliver(request, contract.error_event(
                 request_id=request.request_id, code=contract.ERROR_TIMEOUT,
                 detail="The model did not answer in time. Please try again."))

@@ -46,6 +46,10 @@ class PendingRegistry:
     def pop(self, request_id: str) -> PendingRequest | None:
         return self._by_id.pop(request_id, None)
 
+    def session_of(self, request_id: str) -> str | None:
+        request = self._by_id.get(request_id)
+        return request.session_key if request else None
+
     def pop_oldest_for_session(self, session_key: str) -> PendingRequest | None:
         for request_id, request in self._by_id.items():
             if request.session_key == session_key:
@@ -74,7 +78,8 @@ class PendingRegistry:
 
 
 class RecentIds:
-    """A bounded memory of recent request ids that are no longer waiting, and whether each was answered.
+    """A bounded memory of recent request ids that are no longer waiting: whether each was answered, and its
+    session (so a late reply that names another session can be refused).
 
     An answered id seen again is a duplicate delivery (dropped); an abandoned one (timed out, cancelled,
     shut down) may still get its late reply, which is then stored for that request and nobody else.
@@ -83,22 +88,29 @@ class RecentIds:
     def __init__(self, max_size: int = 10000):
         self.max_size = max_size
         self._answered: OrderedDict[str, bool] = OrderedDict()
+        self._sessions: dict[str, str] = {}
 
-    def _put(self, request_id: str, answered: bool) -> None:
+    def _put(self, request_id: str, answered: bool, session_key: str | None) -> None:
         self._answered[request_id] = answered
         self._answered.move_to_end(request_id)
+        if session_key is not None:
+            self._sessions[request_id] = session_key
         while len(self._answered) > self.max_size:
-            self._answered.popitem(last=False)
+            oldest, _ = self._answered.popitem(last=False)
+            self._sessions.pop(oldest, None)
 
-    def mark_answered(self, request_id: str) -> None:
-        self._put(request_id, True)
+    def mark_answered(self, request_id: str, session_key: str | None = None) -> None:
+        self._put(request_id, True, session_key)
 
-    def mark_abandoned(self, request_id: str) -> None:
+    def mark_abandoned(self, request_id: str, session_key: str | None = None) -> None:
         if not self._answered.get(request_id):
-            self._put(request_id, False)
+            self._put(request_id, False, session_key)
 
     def is_answered(self, request_id: str) -> bool:
         return self._answered.get(request_id, False)
+
+    def session_of(self, request_id: str) -> str | None:
+        return self._sessions.get(request_id)
 
     def __contains__(self, request_id: str) -> bool:
         return request_id in self._answered

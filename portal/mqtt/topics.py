@@ -33,6 +33,15 @@ def parse_reply_topic(base: str, topic: str) -> ReplyAddress | None:
     return ReplyAddress(session_key=session_key, client_id=client_id, request_id=request_id)
 
 
+def reply_session_consistent(address: ReplyAddress, request_session: str | None, claimed_session: object) -> bool:
+    """False when a reply contradicts the session it must belong to: the topic's session segment differs from
+    the session its request was sent for (when that request is known), or a `sessionId` the payload carries
+    differs from the topic's. Such a reply would hand one session's answer to another session's user."""
+    if request_session is not None and address.session_key != request_session:
+        return False
+    return claimed_session is None or str(claimed_session) == address.session_key
+
+
 def hint_base(hint_topic: str) -> str:
     """`maze/hint/+` -> `maze/hint`: the configured topic is a subscription pattern."""
     return hint_topic[:-2] if hint_topic.endswith("/+") else hint_topic.rstrip("/")

@@ -10,9 +10,12 @@ from .procs import wait_until
 
 
 class MqttPeer:
-    def __init__(self, port: int, client_id: str = "", subscribe: tuple[str, ...] = ()):
+    def __init__(self, port: int, client_id: str = "", subscribe: tuple[str, ...] = (), *, username: str = "",
+                 password: str = ""):
         self.messages: queue.Queue = queue.Queue()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.qos, m.retain))
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()

@@ -87,27 +87,38 @@ class Proc:
 
 
 class Mosquitto:
-    """A broker of the test's own; persistence on so that restarts keep sessions as in production."""
+    """A broker of the test's own; persistence on so that restarts keep sessions as in production.
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    `config` replaces the default configuration (e.g. a file from deploy/mosquitto, so tests run what ships);
+    `{port}` and `{dir}` in it become this broker's plain port (the one start() waits for) and its directory.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None, *, config: str | None = None):
         self.port = port or free_port()
         self.dir = workdir / f"mosquitto-{self.port}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.dir}/\n"
-            "autosave_interval 1\n"
-            "set_tcp_nodelay true\n"
-            "max_queued_messages 10000\n"
-        )
+        if config is None:
+            config = (
+                "listener {port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                "persistence true\n"
+                "persistence_location {dir}/\n"
+                "autosave_interval 1\n"
+                "set_tcp_nodelay true\n"
+                "max_queued_messages 10000\n"
+            )
+        elif os.geteuid() == 0:
+            # As root, mosquitto drops to the `mosquitto` user, which cannot read the test's private temp dir
+            # (password file, keys). ("user root" is the documented way to keep root.)
+            config += "\nuser root\n"
+        self.conf.write_text(config.replace("{port}", str(self.port)).replace("{dir}", str(self.dir)))
         self.proc: Proc | None = None
 
     def start(self) -> "Mosquitto":
         self.proc = Proc("mosquitto", ["mosquitto", "-c", str(self.conf)], log_dir=self.dir).start()
-        wait_until(lambda: port_open(self.port), 10, what=f"mosquitto on {self.port}")
+        wait_until(lambda: port_open(self.port) or not self.proc.alive, 10, what=f"mosquitto on {self.port}")
+        assert self.proc.alive, self.proc.log()  # e.g. a configuration error: say so at once
         return self
 
     def stop(self) -> None:
