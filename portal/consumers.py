@@ -1,12 +1,17 @@
-"""What every WebSocket of the platform does the same way: owner-only access and bounded JSON frames."""
+"""What every WebSocket of the platform does the same way: owner-only access, bounded JSON frames and a frame
+budget against floods."""
 from __future__ import annotations
 
 import json
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from . import throttle
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_FRAMES = 4429
 
 
 class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
@@ -14,6 +19,10 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
 
     Subclasses implement `load(user, object_id)` (raise anything for "not yours / not found"), `opened()`,
     `closed()` and `receive_object(message)`; `send_error(request_id, code, detail)` answers bad frames.
+
+    Frames past the budget (`WS_FRAME_RATE` per second, bursts of `WS_FRAME_BURST`) are dropped unread, with a
+    `rate_limited` error at most once a second; a client that keeps sending faster than allowed is closed with
+    4429 (portal/throttle.py). Other sockets never notice: the budget is this socket's alone.
     """
 
     url_kwarg = "id"
@@ -21,6 +30,8 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         self.ready = False
+        self.kicked = False
+        self.frame_budget = throttle.FrameBudget(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
         user = self.scope.get("user")
         # Accept first, then close: a close code set before accepting never reaches the browser.
         await self.accept()
@@ -42,6 +53,10 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if not self.ready:
             return
+        verdict = self.frame_budget.take()
+        if verdict != throttle.ACCEPT:
+            await self._refuse_frame(verdict)
+            return
         if text_data is None or len(text_data) > self.max_frame_chars:
             await self.send_error(None, "invalid", f"Send JSON text frames of at most {self.max_frame_chars} characters.")
             return
@@ -54,6 +69,14 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(None, "invalid", "A frame must be a JSON object.")
             return
         await self.receive_object(message)
+
+    async def _refuse_frame(self, verdict: str) -> None:
+        if verdict == throttle.REFUSE_AND_NOTIFY:
+            await self.send_error(None, "rate_limited",
+                                  f"Too many frames: at most {settings.WS_FRAME_RATE:g} per second. Slow down.")
+        elif verdict == throttle.DISCONNECT and not self.kicked:
+            self.kicked = True  # close once; frames already on the wire only wait for the close handshake
+            await self.close(code=CLOSE_TOO_MANY_FRAMES)
 
     async def load(self, user, object_id: int) -> None:
         raise NotImplementedError

@@ -30,13 +30,19 @@ def decode_text(payload: bytes, max_bytes: int) -> str:
         raise MalformedPayload(f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(text: str) -> dict[str, Any] | None:
     stripped = text.strip()
     if not stripped.startswith("{"):
         return None
     try:
-        value = json.loads(stripped)
-    except ValueError:
+        # Strict JSON only: Python would accept NaN and Infinity, which the database's JSON columns and the
+        # browsers' JSON.parse refuse; such a payload is treated as the text it is.
+        value = json.loads(stripped, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -79,12 +85,16 @@ def parse_status(payload: bytes, max_bytes: int) -> ServiceStatus:
     status = obj.get("status")
     if status not in ("online", "offline"):
         raise MalformedPayload("status must be 'online' or 'offline'")
-    ts = obj.get("ts")
-    return ServiceStatus(
-        service=str(obj.get("service", "")),
-        online=status == "online",
-        ts=float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None,
-    )
+    return ServiceStatus(service=str(obj.get("service", "")), online=status == "online", ts=_timestamp(obj.get("ts")))
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)  # an integer of 400 digits does not fit: no timestamp, not a crash
+    except OverflowError:
+        return None
 
 
 def parse_hint(payload: bytes, max_bytes: int) -> dict[str, Any]:

@@ -88,3 +88,33 @@ def test_api_token_through_daphne(platform, users):
     assert alice.request("DELETE", f"/api/tokens/{token_id}").status_code == 204
     refused = script.get(platform.base_url + "/api/chatbot/sessions", timeout=10)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+# -- a client flooding frames is throttled, then disconnected; nobody else notices -----------------------------
+def test_a_flooding_socket_is_refused_then_closed_while_others_chat_on(platform, users, objects):
+    bob_session = users["bob"].new_session()
+    with open_socket(platform, "chat", objects["chat"], users["alice"]) as flood, \
+            open_socket(platform, "chat", bob_session["id"], users["bob"]) as calm:
+        for _ in range(1000):  # far past WS_FRAME_BURST (60) at wire speed; each would be an "invalid" error
+            try:
+                flood.send('{"type": "noop"}')
+            except ConnectionClosed:
+                break
+        codes, close_code = [], None
+        try:
+            while True:
+                codes.append(json.loads(flood.recv(timeout=5))["code"])
+        except ConnectionClosed as closed:
+            close_code = closed.rcvd.code
+        assert close_code == 4429
+        # The burst was handled; the rest were refused with a notice at most once a second, not one per frame.
+        assert 1 <= codes.count("rate_limited") <= 2
+        assert 60 <= codes.count("invalid") <= 100, codes.count("invalid")
+
+        calm.send(json.dumps({"type": "chat.message", "content": "still here?"}))
+        events = [json.loads(calm.recv(timeout=10)) for _ in range(2)]
+        assert [e["type"] for e in events] == ["chat.accepted", "chat.reply"]
+
+    # The flooder is not banned: a new socket works at a person's pace.
+    with open_socket(platform, "chat", objects["chat"], users["alice"]) as ws:
+        assert_usable(ws)
