@@ -164,18 +164,15 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: a send is one PUBLISH and a receive is pushed to the subscriber, against four to six
+            # round trips per message for channels_redis.core's sorted-set queues; a chat turn crosses the layer
+            # four times. Nothing is queued for a channel nobody reads, which every sender here expects: chat
+            # requests go to a worker chosen among the live ones and are answered 503 if it does not
+            # acknowledge within CHAT_ACCEPT_TIMEOUT; replies and hints are stored before they are sent.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # Blocking pops wait up to 5 s: the socket timeout must be longer (redis-py 8 defaults to 5 s),
-                # yet finite, so a Redis that silently vanished is noticed.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="portal"),
-                # A message nobody picks up within this many seconds is dropped (every wait has its own deadline).
-                "expiry": 60,
-                "group_expiry": 86400,
-                "capacity": 1000,
-                # The worker inbox takes bursts from every web process at once.
-                "channel_capacity": {"mqtt-worker": 20000},
             },
         }
     }

@@ -39,7 +39,9 @@ def _optional_number(payload: dict, key: str, low: float, high: float) -> float 
     value = payload.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    # (math.isfinite of an integer too large for a float raises; integers are finite anyway.)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):
         raise PayloadError(f"{key} must be a number")
     if not low <= value <= high:
         raise PayloadError(f"{key} must be between {low:g} and {high:g}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Every worker receives from this one channel; channels-redis hands each message to exactly one receiver,
-# so several workers share the load.
-WORKER_CHANNEL = "mqtt-worker"
+# Each worker receives on a channel of its own, named after its client id: the channel layer is Redis pub/sub
+# (a message reaches every subscriber of a channel, at once), so the web side chooses the worker for each
+# request from the state the workers share (gateway.py) and sends it there.
+WORKER_CHANNEL_PREFIX = "mqtt-worker."
 
 # web -> worker
 CHAT_REQUEST = "chat.request"  # publish a chat request and route its reply back
@@ -47,6 +48,11 @@ _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def _group(prefix: str, key: str) -> str:
     # Channels group names allow only ASCII letters, digits, '-', '_' and '.', under 100 characters.
     return f"{prefix}.{_GROUP_UNSAFE.sub('_', key)}"[:99]
+
+
+def worker_channel(client_id: str) -> str:
+    """The channel one worker reads its requests from."""
+    return f"{WORKER_CHANNEL_PREFIX}{_GROUP_UNSAFE.sub('_', client_id)}"[:99]
 
 
 def chat_group(session_key: str) -> str:

@@ -161,12 +161,14 @@ class WorkerEngine:
         """Serve until `stop` is set (exit code 0) or the reconnect limit is reached (exit code 1)."""
         self._loop = asyncio.get_running_loop()
         self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
-        self.link.start()
         tasks = [
+            # First, so its channel is subscribed before the link connects and the web starts sending here.
             asyncio.create_task(self._inbox_loop(), name="inbox"),
             asyncio.create_task(self._inbound_loop(), name="mqtt-inbound"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
         ]
+        await asyncio.sleep(0)
+        self.link.start()
         await self._heartbeat()
         stopper = asyncio.create_task(stop.wait())
         while not stopper.done() and self.link.fatal_error is None:
@@ -231,9 +233,10 @@ class WorkerEngine:
     # -- web -> MQTT -------------------------------------------------------------------------------------
     async def _inbox_loop(self) -> None:
         failures = 0
+        channel = contract.worker_channel(self.client_id)
         while True:
             try:
-                event = await self.layer.receive(contract.WORKER_CHANNEL)
+                event = await self.layer.receive(channel)
                 failures = 0
             except asyncio.CancelledError:
                 raise

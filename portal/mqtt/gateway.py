@@ -1,11 +1,14 @@
 """The web side of the message contract: what views and consumers call to reach the MQTT worker.
 
-No paho here: requests go to the worker over the channel layer, and whether a worker can take them is read
-from the state the workers share in Redis (cached for a moment so a burst of requests costs one read).
+No paho here: requests go to a worker over the channel layer, and which workers can take them is read from the
+state the workers share in Redis (cached for a moment so a burst of requests costs one read). Each request goes
+to one worker chosen in turn among those that can take it; a worker that let a request go unacknowledged is
+passed over until it proves alive again.
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +33,12 @@ class Availability:
     ok: bool
     detail: str = ""
     retry_after: int = 0
+    workers: tuple[str, ...] = ()  # client ids of the workers that can take a request now
+
+
+_rotation = itertools.count()
+# client id -> loop time until which it is passed over (it did not acknowledge a request in time).
+_suspects: dict[str, float] = {}
 
 
 _status_cache: dict[int, tuple[float, list[dict[str, Any]] | None]] = {}
@@ -49,7 +58,21 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
     if all(s.get("breaker", {}).get("state") == "open" for s in connected):
         retry = min(int(s["breaker"].get("retry_after", 10)) for s in connected)
         return Availability(False, "The language model is not answering right now. Please try again shortly.", retry)
-    return Availability(True)
+    usable = [s for s in connected
+              if s.get("llm", {}).get("online") is not False and s.get("breaker", {}).get("state") != "open"]
+    return Availability(True, workers=tuple(sorted(s["client_id"] for s in usable or connected)))
+
+
+def choose_worker(workers: tuple[str, ...]) -> str | None:
+    """The next worker in turn, skipping suspects unless nobody else is left."""
+    now = time.monotonic()
+    candidates = [w for w in workers if _suspects.get(w, 0.0) <= now] or list(workers)
+    return candidates[next(_rotation) % len(candidates)] if candidates else None
+
+
+def suspect(worker: str) -> None:
+    """Pass this worker over until its state could have shown it dead (three heartbeats)."""
+    _suspects[worker] = time.monotonic() + 3 * settings.WORKER["HEARTBEAT_INTERVAL"]
 
 
 async def _worker_states() -> list[dict[str, Any]] | None:
@@ -104,31 +127,40 @@ async def request_chat(
     on_accepted: Callable[[], Awaitable[None]] | None = None,
 ) -> ChatOutcome:
     """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
+    availability = await worker_availability()
+    worker = choose_worker(availability.workers) if availability.ok else None
+    if worker is None:
+        return ChatOutcome(contract.error_event(
+            request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+            detail=availability.detail or "No chat worker can take the request. Please try again.",
+            retry_after=availability.retry_after or 2), accepted=False)
     layer = get_channel_layer()
     dispatcher = _dispatcher(layer)
     reply_channel = await dispatcher.channel()
     inbox = dispatcher.register(request_id)
     started = asyncio.get_running_loop().time()
+    worker_channel = contract.worker_channel(worker)
     try:
-        await layer.send(contract.WORKER_CHANNEL, contract.chat_request_event(
+        await layer.send(worker_channel, contract.chat_request_event(
             request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
             accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT, reply_channel=reply_channel, group=group,
             user_message=user_message,
         ))
-    except Exception as exc:  # noqa: BLE001 - ChannelFull or Redis down: a clear 503, never a 500
+    except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
         dispatcher.unregister(request_id)
         log.warning("could not queue chat request %s: %s", request_id, exc)
         return ChatOutcome(contract.error_event(
             request_id=request_id, code=contract.ERROR_UNAVAILABLE,
             detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
     try:
-        return await _await_outcome(inbox, request_id, started, timeout, on_accepted)
+        outcome = await _await_outcome(inbox, request_id, started, timeout, on_accepted, worker)
     except asyncio.CancelledError:
         # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
-        asyncio.ensure_future(_send_quietly(layer, contract.cancel_event(request_id=request_id)))
+        asyncio.ensure_future(_send_quietly(layer, worker_channel, contract.cancel_event(request_id=request_id)))
         raise
     finally:
         dispatcher.unregister(request_id)
+    return outcome
 
 
 class ReplyDispatcher:
@@ -144,10 +176,13 @@ class ReplyDispatcher:
         self.name: str | None = None
         self.waiters: dict[str, asyncio.Queue] = {}
         self._task: asyncio.Task | None = None
+        self._naming = asyncio.Lock()
 
     async def channel(self) -> str:
         if self.name is None:
-            self.name = await self.layer.new_channel()
+            async with self._naming:  # new_channel() awaits its SUBSCRIBE: the first requests arrive together
+                if self.name is None:
+                    self.name = await self.layer.new_channel()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._read_forever())
         return self.name
@@ -188,14 +223,14 @@ def _dispatcher(layer) -> ReplyDispatcher:
     return dispatcher
 
 
-async def _send_quietly(layer, event: dict[str, Any]) -> None:
+async def _send_quietly(layer, channel: str, event: dict[str, Any]) -> None:
     try:
-        await layer.send(contract.WORKER_CHANNEL, event)
+        await layer.send(channel, event)
     except Exception as exc:  # noqa: BLE001 - best effort: the deadline sweeps it anyway
         log.debug("could not send %s: %s", event["type"], exc)
 
 
-async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_accepted) -> ChatOutcome:
+async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_accepted, sent_to) -> ChatOutcome:
     accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
     loop = asyncio.get_running_loop()
     accepted, worker = False, None
@@ -219,6 +254,7 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_
             if accepted:
                 code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
             else:
+                suspect(sent_to)  # it never acknowledged: dead, or too busy to take more right now
                 code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
             return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
         if event["type"] != contract.CHAT_ACCEPTED:
@@ -229,9 +265,14 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:
-    """Fire-and-forget publish through a worker; False when it could not even be queued."""
+    """Fire-and-forget publish through a worker; False when no worker can take it or it could not be sent."""
+    availability = await worker_availability()
+    worker = choose_worker(availability.workers) if availability.ok else None
+    if worker is None:
+        return False
     try:
-        await get_channel_layer().send(contract.WORKER_CHANNEL, contract.publish_event(topic=topic, payload=payload, qos=qos))
+        await get_channel_layer().send(contract.worker_channel(worker),
+                                       contract.publish_event(topic=topic, payload=payload, qos=qos))
         return True
     except Exception as exc:  # noqa: BLE001
         log.warning("could not queue a publish to %s: %s", topic, exc)

@@ -34,7 +34,7 @@ json_values = st.recursive(
 # Objects that use the protocol's own field names, so the parsers' deeper branches are reached.
 PROTOCOL_KEYS = [
     "response", "content", "hint", "error", "detail", "message", "sessionId", "status", "ts", "service",
-    "temperature", "top_p", "max_tokens", "system_prompt", "requestId", "replyTopic", "reset", "target",
+    "temperature", "topP", "maxTokens", "systemPrompt", "requestId", "replyTopic", "reset", "target",
     "prompt_template", "template", "visible_map", "player_pos", "exit_pos", "germs", "oxygen", "breaks_remaining",
 ]
 protocol_objects = st.dictionaries(st.sampled_from(PROTOCOL_KEYS), json_values, max_size=10)
@@ -131,6 +131,6 @@ def test_responder_chat_request_numbers_are_finite(obj):
         request = responder_payloads.ChatRequest.parse(obj)
     except PayloadError:
         return
-    for name in ("temperature", "top_p", "max_tokens"):
+    for name in ("temperature", "top_p", "max_tokens"):  # the parsed request's attribute names
         value = getattr(request, name, None)
         assert value is None or math.isfinite(value)
