@@ -1,60 +1,41 @@
 """Chat round trip through the whole platform, side by side with the floor (a bare MQTT request/reply).
 
-    .venv/bin/python bench/chat_latency.py --requests 300 --concurrency 1 10 100
+    .venv/bin/python bench/chat_latency.py --requests 1000 --concurrency 1 10 100 1000
+    .venv/bin/python bench/chat_latency.py --responder-delay 1 --concurrency 100 1000   # a 1-second LLM
 
-Starts its own mosquitto (set_tcp_nodelay on), Redis, daphne, one worker and the offline responder. Then:
-- floor, sequential: a bare paho client publishes PROTOCOL.md chat requests to the responder and waits for each
-  reply on its own reply topic (what no portal can beat through this broker);
-- floor, pipelined: the same requests all in flight at once (throughput of broker + responder);
-- HTTP POST /api/chatbot/messages and the chat WebSocket, at each concurrency: success rate, requests/s,
-  p50/p95/p99, and the median overhead over the sequential floor.
+Starts its own mosquitto (set_tcp_nodelay on), Redis, daphne, one worker and the offline responder (SQLite), with
+the per-user chat rate limit and the per-socket frame budget off (they would refuse a benchmark's traffic by
+design). Then, at each concurrency c:
+- floor: a bare paho client keeps c PROTOCOL.md chat requests in flight to the responder and times each reply on
+  its own reply topic -- what no portal can beat through this broker at that concurrency;
+- HTTP: c clients, each in its own session (users own several sessions each), POST /api/chatbot/messages in a
+  loop; a success is a 200 whose reply quotes that very request (so a reply delivered to the wrong request
+  counts as a failure);
+- WebSocket: c sockets, one per session, each sending chat.message and waiting for its chat.reply.
+Reported: success rate, requests/s, p50/p95/p99, the p50 overhead over the floor at the same concurrency, every
+other outcome by status, and the requests still pending in the workers afterwards (must be 0).
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import os
-import platform as host_platform
-import queue
-import statistics
-import sys
-import tempfile
+import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import aiohttp
+import paho.mqtt.client as paho
+import websockets
+from paho.mqtt.enums import CallbackAPIVersion
 
-import paho.mqtt.client as paho  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
+from common import Run, create_users, machine_line, rss_mb, start_platform
 
-from tests.harness.platform import Platform  # noqa: E402
-from tests.harness.procs import wait_until  # noqa: E402
+from tests.harness.procs import wait_until
 
 BASE = "prompt_portal/assistant_response"
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
-
-
-def summary(name, latencies, ok, total, elapsed, floor_ms=None):
-    if not latencies:
-        print(f"{name:<28} no successful requests ({ok}/{total})")
-        return
-    ms = [x * 1000 for x in latencies]
-    p50 = statistics.median(ms)
-    line = (f"{name:<28} ok {ok}/{total} ({100 * ok / total:.1f} %)  {total / elapsed:8.1f} req/s  "
-            f"p50 {p50:7.2f} ms  p95 {pct(ms, 95):7.2f} ms  p99 {pct(ms, 99):7.2f} ms")
-    if floor_ms is not None:
-        line += f"  overhead p50 {p50 - floor_ms:+.2f} ms"
-    print(line, flush=True)
-    return p50
+SESSIONS_PER_USER = 20
 
 
 class FloorClient:
@@ -62,139 +43,176 @@ class FloorClient:
 
     def __init__(self, port):
         self.client_id = f"floor_{uuid.uuid4().hex[:8]}"
-        self.waiting: dict[str, queue.Queue] = {}
+        self.sent: dict[str, float] = {}
+        self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         self.client.on_message = self._on_message
+        self.client.max_inflight_messages_set(0)  # paho's default of 20 would cap the floor's concurrency
         self.client.connect("127.0.0.1", port)
-        self.client.socket().setsockopt(__import__("socket").IPPROTO_TCP, __import__("socket").TCP_NODELAY, 1)
+        self.client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client.loop_start()
         wait_until(self.client.is_connected, 5, what="floor client")
         self.client.subscribe(f"{BASE}/floor/{self.client_id}/#", qos=1)
         time.sleep(0.3)
+        self.run: Run | None = None
+        self.window: threading.Semaphore | None = None
+        self.done = threading.Event()
 
     def _on_message(self, client, userdata, message):
-        q = self.waiting.get(message.topic.rsplit("/", 1)[-1])
-        if q:
-            q.put(time.perf_counter())
+        now = time.perf_counter()
+        with self.lock:
+            started = self.sent.pop(message.topic.rsplit("/", 1)[-1], None)
+        if started is None or self.run is None:
+            return
+        self.run.latencies_ms.append((now - started) * 1000)
+        self.run.count("ok")
+        self.window.release()
+        if self.run.ok == self.run.total:
+            self.done.set()
 
-    def send(self, request_id):
-        topic = f"{BASE}/floor/{self.client_id}/{request_id}"
-        self.waiting[request_id] = queue.Queue()
-        payload = {"sessionId": "floor", "message": f"floor {request_id}", "requestId": request_id,
-                   "clientId": self.client_id, "replyTopic": topic}
+    def measure(self, n: int, concurrency: int) -> Run:
+        self.run = Run(f"floor, {concurrency} in flight", total=n)
+        self.window = threading.Semaphore(concurrency)
+        self.done.clear()
         started = time.perf_counter()
-        self.client.publish("prompt_portal/user_input", json.dumps(payload), qos=1)
-        return started
-
-    def wait(self, request_id, timeout=10):
-        try:
-            return self.waiting[request_id].get(timeout=timeout)
-        finally:
-            del self.waiting[request_id]
-
-    def sequential(self, n):
-        rtts = []
         for _ in range(n):
-            rid = uuid.uuid4().hex
-            started = self.send(rid)
-            rtts.append(self.wait(rid) - started)
-        return rtts
-
-    def pipelined(self, n):
-        ids = [uuid.uuid4().hex for _ in range(n)]
-        started = time.perf_counter()
-        starts = {rid: self.send(rid) for rid in ids}
-        rtts = [self.wait(rid) - starts[rid] for rid in ids]
-        return rtts, time.perf_counter() - started
+            self.window.acquire()
+            request_id = uuid.uuid4().hex
+            topic = f"{BASE}/floor/{self.client_id}/{request_id}"
+            payload = json.dumps({"sessionId": "floor", "message": f"floor {request_id}", "requestId": request_id,
+                                  "clientId": self.client_id, "replyTopic": topic})
+            with self.lock:
+                self.sent[request_id] = time.perf_counter()
+            self.client.publish("prompt_portal/user_input", payload, qos=1)
+        self.done.wait(120)
+        self.run.elapsed = time.perf_counter() - started
+        run, self.run = self.run, None
+        return run
 
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
 
 
-def http_run(p, clients, sessions, n, concurrency):
-    latencies, statuses = [], []
-    lock = threading.Lock()
+class Target:
+    """One chat session and the credentials of its owner."""
 
-    def one(i):
-        client = clients[i % len(clients)]
-        session_id = sessions[i % len(sessions)]
+    def __init__(self, client, session_id: int):
+        self.session_id = session_id
+        self.cookie = client.cookie_header
+        self.headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
+                        "Content-Type": "application/json"}
+
+
+async def http_load(base_url: str, targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+    run = Run(f"HTTP chat, concurrency {concurrency}", total=n)
+    counter = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=0)
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=client_timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as http:
+        async def user(target: Target) -> None:
+            for i in counter:
+                marker = f"bench {uuid.uuid4().hex[:12]}"
+                body = json.dumps({"session_id": target.session_id, "content": marker})
+                started = time.perf_counter()
+                try:
+                    async with http.post("/api/chatbot/messages", data=body, headers=target.headers) as response:
+                        status, payload = response.status, await response.read()
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    run.count(type(exc).__name__)
+                    continue
+                elapsed = time.perf_counter() - started
+                if status == 200 and marker in json.loads(payload)["assistant_message"]["content"]:
+                    run.latencies_ms.append(elapsed * 1000)
+                    run.count("ok")
+                else:
+                    run.count(status if status != 200 else "wrong reply")
+
         started = time.perf_counter()
-        try:
-            response = client.post("/api/chatbot/messages", {"session_id": session_id, "content": f"bench {i}"},
-                                   timeout=60)
-            status = response.status_code
-            ok = status == 200 and f"bench {i}" in response.json()["assistant_message"]["content"]
-        except Exception:  # noqa: BLE001
-            status, ok = "error", False
-        elapsed = time.perf_counter() - started
-        with lock:
-            statuses.append(status)
-            if ok:
-                latencies.append(elapsed)
+        await asyncio.gather(*(user(targets[k]) for k in range(concurrency)))
+        run.elapsed = time.perf_counter() - started
+    return run
+
+
+async def ws_load(ws_base: str, origin: str, targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+    run = Run(f"WebSocket chat, concurrency {concurrency}", total=n)
+    counter = iter(range(n))
+    sockets = []
+    for start in range(0, concurrency, 100):  # open them (untimed) in batches, as users arrive
+        sockets += await asyncio.gather(*(
+            websockets.connect(f"{ws_base}/ws/chat/{t.session_id}/", origin=origin, open_timeout=60,
+                               additional_headers={"Cookie": t.cookie}, max_queue=None)
+            for t in targets[start:min(concurrency, start + 100)]))
+
+    async def user(ws) -> None:
+        for i in counter:
+            marker = f"ws {uuid.uuid4().hex[:12]}"
+            started = time.perf_counter()
+            await ws.send(json.dumps({"type": "chat.message", "content": marker}))
+            outcome, request_id = None, None
+            try:
+                async with asyncio.timeout(timeout):
+                    while outcome is None:
+                        event = json.loads(await ws.recv())
+                        if event["type"] == "chat.accepted" and event["user_message"]["content"] == marker:
+                            request_id = event["request_id"]
+                        elif event["type"] == "chat.reply" and event.get("request_id") == request_id:
+                            outcome = "ok" if marker in event["assistant_message"]["content"] else "wrong reply"
+                        elif event["type"] == "chat.error":
+                            outcome = event.get("code", "error")
+            except TimeoutError:
+                outcome = "client timeout"
+            if outcome == "ok":
+                run.latencies_ms.append((time.perf_counter() - started) * 1000)
+            run.count(outcome)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(n)))
-    return latencies, statuses, time.perf_counter() - started
-
-
-def ws_sequential(p, client, session_id, n):
-    latencies = []
-    with connect(client.ws_url(f"/ws/chat/{session_id}/"), origin=p.base_url,
-                 additional_headers={"Cookie": client.cookie_header}) as ws:
-        for i in range(n):
-            started = time.perf_counter()
-            ws.send(json.dumps({"type": "chat.message", "content": f"ws {i}"}))
-            while True:
-                event = json.loads(ws.recv(timeout=10))
-                if event["type"] in ("chat.reply", "chat.error"):
-                    break
-            if event["type"] == "chat.reply":
-                latencies.append(time.perf_counter() - started)
-    return latencies
+    await asyncio.gather(*(user(ws) for ws in sockets))
+    run.elapsed = time.perf_counter() - started
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    return run
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per run (at least 2 per client)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100, 1000])
+    parser.add_argument("--responder-delay", type=float, default=0.0, help="seconds: simulates a slow LLM")
+    parser.add_argument("--skip-ws", action="store_true")
     args = parser.parse_args()
-
-    print(f"machine: {host_platform.machine()}, {os.cpu_count()} cores, Python {host_platform.python_version()}; "
-          f"offline responder, SQLite, one daphne, one worker; {args.requests} requests per run")
-    p = Platform(Path(tempfile.mkdtemp(prefix="bench-")), LOG_LEVEL="WARNING", CHAT_REPLY_TIMEOUT="30",
-                 WORKER_HEARTBEAT_INTERVAL="2")
+    most = max(args.concurrency)
+    reply_timeout = 45
+    print(machine_line(f"SQLite, one daphne, one worker, offline responder with a {args.responder_delay:g} s delay, "
+                       f"{args.requests} requests per run (at least 2 per client), CHAT_RATE_LIMIT=0, WS_FRAME_RATE=0"), flush=True)
+    p = start_platform("bench-chat-", CHAT_RATE_LIMIT="0", WS_FRAME_RATE="0", CHAT_REPLY_TIMEOUT=str(reply_timeout),
+                       RESPONDER_DELAY=str(args.responder_delay))
     try:
-        p.start_all()
-        floor = FloorClient(p.broker.port)
-        floor.sequential(50)  # warm-up
-        floor_seq = floor.sequential(args.requests)
-        floor_ms = summary("floor, sequential", floor_seq, len(floor_seq), args.requests, sum(floor_seq))
-        pipe_rtts, pipe_elapsed = floor.pipelined(args.requests)
-        summary("floor, pipelined", pipe_rtts, len(pipe_rtts), args.requests, pipe_elapsed)
-        floor.close()
+        users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
+        create_users(p, users)
+        targets = []
+        for name in users:
+            client = p.client(name)
+            targets += [Target(client, client.new_session()["id"]) for _ in range(SESSIONS_PER_USER)]
+        print(f"{len(users)} users, {len(targets)} sessions", flush=True)
 
-        clients, sessions = [], []
-        for u in range(args.users):
-            p.create_user(f"bench{u}")
-            client = p.client(f"bench{u}")
-            clients.append(client)
-            sessions += [client.new_session()["id"] for _ in range(5)]
-        # Each session belongs to one user: pair them up by index.
-        pairs_clients = [clients[i // 5] for i in range(len(sessions))]
-        http_run(p, pairs_clients, sessions, 50, 1)  # warm-up
+        floor = FloorClient(p.broker.port)
+        floor.measure(100, 1)  # warm-up
+        asyncio.run(http_load(p.base_url, targets, 50, 1, reply_timeout + 10))  # warm-up
+        ws_base = p.base_url.replace("http://", "ws://")
         for c in args.concurrency:
-            latencies, statuses, elapsed = http_run(p, pairs_clients, sessions, max(args.requests, c), c)
-            summary(f"HTTP chat, concurrency {c}", latencies, len(latencies), len(statuses), elapsed, floor_ms)
-            others = {s: statuses.count(s) for s in set(statuses) if s != 200}
-            if others:
-                print(f"{'':<28} non-200: {others}")
-        ws = ws_sequential(p, clients[0], sessions[0], args.requests)
-        summary("WebSocket chat, sequential", ws, len(ws), args.requests, sum(ws), floor_ms)
-        wait_until(lambda: p.pending() == 0, 30, what="pending to drain")
-        print(f"pending after the runs: {p.pending()}")
+            n = max(args.requests, 2 * c)
+            floor_run = floor.measure(n, c)
+            print(floor_run.line(), flush=True)
+            print(asyncio.run(http_load(p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
+            if not args.skip_ws:
+                print(asyncio.run(ws_load(ws_base, p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50),
+                      flush=True)
+            wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
+            print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne {rss_mb(p.web.pid):.0f} MB, "
+                  f"worker {rss_mb(p.workers[0].pid):.0f} MB", flush=True)
+        floor.close()
     finally:
         p.stop_all()
 

@@ -1,0 +1,106 @@
+"""What the benchmarks share: the platform they run against, bulk users, percentiles and the machine line.
+
+Load is generated with asyncio (aiohttp for HTTP, websockets' asyncio client for sockets) in one thread: with a
+thread per simulated user, the client itself would take the two cores the platform is being measured on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform as host_platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.platform import Platform  # noqa: E402
+
+
+def machine_line(extra: str) -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"machine: {host_platform.machine()} {cpu}, {os.cpu_count()} cores, "
+            f"Python {host_platform.python_version()}, mosquitto {mosquitto_version()}; {extra}")
+
+
+def mosquitto_version() -> str:
+    try:
+        out = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True, timeout=5).stdout
+        return out.split("version", 1)[1].split()[0]
+    except Exception:  # noqa: BLE001 - only for the report
+        return "?"
+
+
+def pct(values, p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
+
+
+@dataclass
+class Run:
+    """One measured run: latencies (ms) of the successes, and every outcome by status."""
+    name: str
+    total: int = 0
+    elapsed: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    outcomes: dict = field(default_factory=dict)
+
+    def count(self, outcome) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+    def line(self, floor_p50: float | None = None) -> str:
+        if not self.latencies_ms:
+            return f"{self.name:<36} no successes; outcomes {self.outcomes}"
+        ms = self.latencies_ms
+        text = (f"{self.name:<36} ok {self.ok}/{self.total} ({100 * self.ok / self.total:5.1f} %)  "
+                f"{self.total / self.elapsed:7.1f} req/s  p50 {self.p50:8.2f}  p95 {pct(ms, 95):8.2f}  "
+                f"p99 {pct(ms, 99):8.2f} ms")
+        if floor_p50 is not None:
+            text += f"  over floor {self.p50 - floor_p50:+8.2f} ms"
+        others = {k: v for k, v in self.outcomes.items() if k != "ok"}
+        if others:
+            text += f"  other outcomes {others}"
+        return text
+
+
+def start_platform(prefix: str, **env: str) -> Platform:
+    p = Platform(Path(tempfile.mkdtemp(prefix=prefix)), LOG_LEVEL="WARNING", WORKER_HEARTBEAT_INTERVAL="2", **env)
+    p.start_all()
+    return p
+
+
+def create_users(p: Platform, names: list[str], password: str = "correct-horse-battery-9") -> None:
+    """All users in one management-command process (one process per user would take a second each)."""
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        "from django.contrib.auth.hashers import make_password\n"
+        "U = get_user_model()\n"
+        f"hashed = make_password({password!r})\n"
+        f"U.objects.bulk_create([U(username=n, password=hashed) for n in {json.dumps(names)}])\n"
+    )
+    result = p.manage("shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
