@@ -51,10 +51,12 @@ def new_request_id() -> str:
 
 
 def user_message_create(*, session: ChatSession, content: str, request_id: str) -> ChatMessage:
-    message = ChatMessage.objects.create(
-        session=session, role=ChatMessage.Role.USER, content=content, request_id=request_id
-    )
-    ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+    # One transaction: one commit (one WAL write with SQLite) instead of one per statement.
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            session=session, role=ChatMessage.Role.USER, content=content, request_id=request_id
+        )
+        ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
     return message
 
 

@@ -61,6 +61,18 @@ def test_each_request_gets_its_own_reply_under_concurrency(alice):
         assert f"question number {i}" in response.json()["assistant_message"]["content"]
 
 
+def test_csrf_is_enforced_through_daphne_and_a_refused_request_leaves_nothing(alice):
+    # The ASGI path runs CSRF checks on the event loop (portal/async_middleware.py): prove they still bite.
+    session = alice.new_session()
+    url = alice.base_url + "/api/chatbot/messages"
+    body = {"session_id": session["id"], "content": "forged"}
+    for headers in ({}, {"X-CSRFToken": "not-the-token"}):
+        response = alice.http.post(url, json=body, headers=headers, timeout=10)
+        assert response.status_code == 403 and "CSRF" in response.json()["detail"], response.text
+    assert alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"] == []
+    assert post_message(alice, session["id"], "with the token").status_code == 200
+
+
 def test_another_users_session_is_not_found(alice, bob):
     session = alice.new_session()
     assert bob.get(f"/api/chatbot/sessions/{session['id']}").status_code == 404
