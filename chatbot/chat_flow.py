@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from portal import ratelimit, telemetry
-from portal.db import run_db
 from portal.mqtt import contract, gateway
 
 from . import services
 from .models import ChatSession
-from .serializers import message_json
 
 
 @dataclass(frozen=True)
@@ -85,19 +83,15 @@ async def _turn(session, content, overrides, notify_group, on_accepted, request_
     if (refusal := await unavailable_event()) is not None:
         return TurnResult(refusal, None)
     request_id = request_id or services.new_request_id()
-    message = await run_db(services.user_message_create, session=session, content=content, request_id=request_id)
-    user_message = message_json(message)
+    # The worker stores the question when it accepts the request (PendingRequest and portal/mqtt/engine.py):
+    # a request nobody accepted leaves nothing behind, and all chat writes happen on the worker's one thread.
     outcome = await gateway.request_chat(
         request_id=request_id,
         session_key=session.session_key,
         payload=chat_payload(session, content, overrides),
         timeout=settings.CHAT_REPLY_TIMEOUT,
         group=contract.chat_group(session.session_key) if notify_group else None,
-        user_message=user_message,
-        on_accepted=(lambda: on_accepted(request_id, user_message)) if on_accepted else None,
+        question={"session_id": session.id, "content": content},
+        on_accepted=(lambda user_message: on_accepted(request_id, user_message)) if on_accepted else None,
     )
-    if not outcome.accepted:
-        # Nobody published it: take the question back so history shows no question without an answer.
-        await run_db(services.user_message_discard, message_id=message.id)
-        return TurnResult(outcome.event, None)
-    return TurnResult(outcome.event, user_message)
+    return TurnResult(outcome.event, outcome.user_message if outcome.accepted else None)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError
 
 from portal import telemetry
 from portal.consumers import CLOSE_NOT_FOUND, OwnedObjectConsumer
@@ -70,16 +68,15 @@ class ChatConsumer(OwnedObjectConsumer):
 
         request_id = services.new_request_id()
         self.own_requests.append(request_id)
-        try:
-            result = await chat_turn(
-                session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
-                request_id=request_id,
-            )
-        except (IntegrityError, ObjectDoesNotExist):
+        result = await chat_turn(
+            session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
+            request_id=request_id,
+        )
+        event = result.event
+        if event.get("code") == contract.ERROR_GONE:
             # The session was deleted under this socket (its deletion event may still be on its way).
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        event = result.event
         if event["type"] == contract.CHAT_REPLY:
             await self.send_json({
                 "type": contract.CHAT_REPLY,

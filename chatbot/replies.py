@@ -1,16 +1,19 @@
-"""The worker's hook into the chat app (settings.WORKER["CHAT_REPLY_STORE"]): store an assistant reply.
+"""The worker's hooks into the chat app (settings.WORKER["CHAT_QUESTION_STORE"] and ["CHAT_REPLY_STORE"]): store
+the user's message of a request the worker accepts, and the assistant's reply.
 
-It runs in the worker process, off the MQTT thread, and returns plain JSON so the worker can hand the stored
-message to whoever waits without knowing chat models.
+They run in the worker process on its one database thread, and return plain JSON so the worker can hand the
+stored message to whoever waits without knowing chat models.
 """
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
 
-from .models import ChatSession
+from django.db import IntegrityError
+
+from .models import ChatMessage, ChatSession
 from .serializers import message_json
-from .services import assistant_message_store
+from .services import assistant_message_store, user_message_create
 
 log = logging.getLogger("chatbot.replies")
 
@@ -45,3 +48,13 @@ def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_er
             _SESSION_IDS.pop(session_key, None)
     log.info("reply for unknown or deleted session dropped (request %s)", request_id or "-")
     return None
+
+
+def store_user_question(*, session_id: int, content: str, request_id: str) -> dict | None:
+    """The stored question's JSON; None when its session was deleted meanwhile."""
+    try:
+        return message_json(user_message_create(session_id=session_id, content=content, request_id=request_id))
+    except IntegrityError:
+        # The same request delivered twice finds its message stored; otherwise the session is gone.
+        existing = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
+        return message_json(existing) if existing is not None else None

@@ -50,19 +50,20 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def user_message_create(*, session: ChatSession, content: str, request_id: str) -> ChatMessage:
+def user_message_create(*, session: ChatSession | None = None, session_id: int | None = None, content: str,
+                        request_id: str) -> ChatMessage:
+    """Store a user's message (the worker does, when it accepts the request; see chatbot/replies.py).
+
+    Raises IntegrityError when the session was deleted (its foreign key fails at commit).
+    """
+    session_id = session.pk if session is not None else session_id
     # One transaction: one commit (one WAL write with SQLite) instead of one per statement.
     with transaction.atomic():
         message = ChatMessage.objects.create(
-            session=session, role=ChatMessage.Role.USER, content=content, request_id=request_id
+            session_id=session_id, role=ChatMessage.Role.USER, content=content, request_id=request_id
         )
-        ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+        ChatSession.objects.filter(pk=session_id).update(updated_at=message.created_at)
     return message
-
-
-def user_message_discard(*, message_id: int) -> None:
-    """Undo a user message whose request no worker accepted: a refused request leaves nothing behind."""
-    ChatMessage.objects.filter(pk=message_id, role=ChatMessage.Role.USER).delete()
 
 
 def assistant_message_store(

@@ -230,6 +230,7 @@ WORKER = {
     "LLM_STATUS_TIMEOUT": env.float("LLM_STATUS_TIMEOUT", default=90.0),
     # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
     "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
+    "CHAT_QUESTION_STORE": "chatbot.replies.store_user_question",
     "MAZE_HINT_STORE": "maze.hints.store_hint",
 }
 

@@ -32,6 +32,7 @@ ERROR_BUSY = "busy"  # too many requests waiting -> 503
 ERROR_LLM = "llm_error"  # the LLM service answered with an error -> 503
 ERROR_SHUTDOWN = "shutdown"  # the worker is stopping -> 503
 ERROR_RATE_LIMITED = "rate_limited"  # this user sent too much too fast -> 429
+ERROR_GONE = "not_found"  # the chat session was deleted while the request was on its way -> 404
 
 HTTP_STATUS_FOR_ERROR = {
     ERROR_TIMEOUT: 504,
@@ -40,6 +41,7 @@ HTTP_STATUS_FOR_ERROR = {
     ERROR_LLM: 503,
     ERROR_SHUTDOWN: 503,
     ERROR_RATE_LIMITED: 429,
+    ERROR_GONE: 404,
 }
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -74,9 +76,10 @@ def chat_request_event(
     accept_by: float,
     reply_channel: str | None = None,
     group: str | None = None,
-    user_message: dict[str, Any] | None = None,
+    question: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A chat request. `payload` holds the PROTOCOL.md fields the worker does not add itself.
+    """A chat request. `payload` holds the PROTOCOL.md fields the worker does not add itself; `question`
+    ({"session_id", "content"}) is the user's message, which the worker stores when it accepts the request.
 
     `accept_by` is a wall-clock deadline: a request still queued after it (its sender already gave up
     with a 503) is dropped by the worker instead of being published late.
@@ -90,7 +93,7 @@ def chat_request_event(
         "accept_by": accept_by,
         "reply_channel": reply_channel,
         "group": group,
-        "user_message": user_message,
+        "question": question,
     }
 
 

@@ -43,6 +43,8 @@ class EngineConfig:
     pending_max_age: float
     chat_reply_store: Callable[..., dict | None]
     maze_hint_store: Callable[..., bool] | None = None
+    # Stores the question of an accepted request; returns its JSON, None when its session is gone.
+    chat_question_store: Callable[..., dict | None] | None = None
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
     # The LLM service announces itself every 30 s; silence for this long counts as offline.
@@ -314,6 +316,20 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_BUSY,
                 detail="Too many requests are waiting for the model. Please try again in a moment."))
             return
+        user_message = await self._store_question(event.get("question"), request_id)
+        if user_message is False:
+            self.pending.pop(request_id)
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists."))
+            return
+        if user_message is None and event.get("question"):
+            self.pending.pop(request_id)
+            self.runtime.counters.refused_unavailable += 1
+            await self._deliver(target, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
+                detail="Your message could not be saved right now. Please try again."))
+            return
+        target.extra["user_message"] = user_message
         payload = dict(event["payload"])
         payload.update(
             requestId=request_id,
@@ -331,8 +347,25 @@ class WorkerEngine:
             "type": contract.CHAT_ACCEPTED,
             "request_id": request_id,
             "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
-            "user_message": event.get("user_message"),
+            "user_message": user_message,
         })
+
+    async def _store_question(self, question: dict | None, request_id: str) -> dict | None | bool:
+        """Store the user's message of a request being accepted: its JSON; False when its session is gone;
+        None when there is nothing to store or the database failed (logged).
+
+        The worker, not the web process, writes it: then every chat write happens on this one database thread
+        (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing.
+        """
+        if not question or self.config.chat_question_store is None:
+            return None
+        try:
+            stored = await _in_db_thread(self.config.chat_question_store, session_id=int(question["session_id"]),
+                                         content=str(question["content"]), request_id=request_id)
+        except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
+            log.exception("could not store the question of request %s", request_id)
+            return None
+        return False if stored is None else stored
 
     # -- MQTT -> web -------------------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:
@@ -444,6 +477,7 @@ class WorkerEngine:
             "is_error": reply.is_error,
             "raw_response": reply.text,
             "assistant_message": stored["message"] if stored else None,
+            "user_message": request.extra.get("user_message"),
         })
 
     def _reply_session_matches(self, address: ReplyAddress, reply: ChatReply) -> bool:

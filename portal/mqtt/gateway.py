@@ -114,6 +114,7 @@ class ChatOutcome:
 
     event: dict[str, Any]
     accepted: bool
+    user_message: dict[str, Any] | None = None  # the question as the worker stored it on accepting
 
 
 async def request_chat(
@@ -123,8 +124,8 @@ async def request_chat(
     payload: dict[str, Any],
     timeout: float,
     group: str | None = None,
-    user_message: dict[str, Any] | None = None,
-    on_accepted: Callable[[], Awaitable[None]] | None = None,
+    question: dict[str, Any] | None = None,
+    on_accepted: Callable[[dict[str, Any] | None], Awaitable[None]] | None = None,
 ) -> ChatOutcome:
     """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
     availability = await worker_availability()
@@ -144,7 +145,7 @@ async def request_chat(
         await layer.send(worker_channel, contract.chat_request_event(
             request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
             accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT, reply_channel=reply_channel, group=group,
-            user_message=user_message,
+            question=question,
         ))
     except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
         dispatcher.unregister(request_id)
@@ -233,7 +234,7 @@ async def _send_quietly(layer, channel: str, event: dict[str, Any]) -> None:
 async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_accepted, sent_to) -> ChatOutcome:
     accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
     loop = asyncio.get_running_loop()
-    accepted, worker = False, None
+    accepted, worker, user_message = False, None, None
     while True:
         # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
         limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
@@ -249,19 +250,21 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_
                     # Its worker died holding it: say so now rather than at the deadline.
                     return ChatOutcome(contract.error_event(
                         request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2,
-                        detail="The chat worker handling your message stopped. Please try again."), True)
+                        detail="The chat worker handling your message stopped. Please try again."), True, user_message)
                 continue
             if accepted:
                 code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
             else:
                 suspect(sent_to)  # it never acknowledged: dead, or too busy to take more right now
                 code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
-            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted)
+            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted,
+                               user_message)
         if event["type"] != contract.CHAT_ACCEPTED:
-            return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY)
-        accepted, worker = True, event.get("worker")
+            return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY,
+                               user_message or event.get("user_message"))
+        accepted, worker, user_message = True, event.get("worker"), event.get("user_message")
         if on_accepted is not None:
-            await on_accepted()
+            await on_accepted(user_message)
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:

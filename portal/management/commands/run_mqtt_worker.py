@@ -49,6 +49,7 @@ class Command(BaseCommand):
                 pending_max=worker["PENDING_MAX"],
                 pending_max_age=worker["PENDING_MAX_AGE"],
                 chat_reply_store=import_string(worker["CHAT_REPLY_STORE"]),
+                chat_question_store=import_string(worker["CHAT_QUESTION_STORE"]),
                 maze_hint_store=import_string(worker["MAZE_HINT_STORE"]),
                 breaker_threshold=worker["BREAKER_THRESHOLD"],
                 breaker_cooldown=worker["BREAKER_COOLDOWN"],

@@ -1,0 +1,35 @@
+"""The worker's hook that stores the question of a request it accepts (chatbot/replies.py)."""
+import pytest
+
+from chatbot import services
+from chatbot.models import ChatMessage
+from chatbot.replies import store_user_question
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def session(django_user_model):
+    owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
+    return services.session_create(owner=owner, preset="general")
+
+
+def test_the_question_is_stored_with_its_request_id_and_bumps_the_session(session):
+    before = session.updated_at
+    stored = store_user_question(session_id=session.id, content="hello", request_id="r1")
+    assert stored["role"] == "user" and stored["content"] == "hello" and stored["request_id"] == "r1"
+    session.refresh_from_db()
+    assert session.updated_at >= before and session.updated_at.isoformat() == stored["created_at"]
+
+
+def test_the_same_request_twice_stores_one_message(session):
+    first = store_user_question(session_id=session.id, content="hello", request_id="r1")
+    again = store_user_question(session_id=session.id, content="hello", request_id="r1")
+    assert again["id"] == first["id"] and ChatMessage.objects.count() == 1
+
+
+def test_a_deleted_session_stores_nothing(session):
+    session_id = session.id
+    session.delete()
+    assert store_user_question(session_id=session_id, content="hello", request_id="r1") is None
+    assert ChatMessage.objects.count() == 0
