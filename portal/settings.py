@@ -176,7 +176,10 @@ if REDIS_URL:
             # acknowledge within CHAT_ACCEPT_TIMEOUT; replies and hints are stored before they are sent.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
+                # Several URLs shard the layer: each channel and group lives on one server, by a consistent hash
+                # of its name. Shared worker state and rate limits stay on REDIS_URL.
+                "hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 3}
+                          for url in [u for u in env.list("CHANNEL_LAYER_REDIS_URLS", default=[]) if u] or [REDIS_URL]],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="portal"),
             },
         }
