@@ -37,7 +37,7 @@ class Availability:
 
 
 _rotation = itertools.count()
-# client id -> loop time until which it is passed over (it did not acknowledge a request in time).
+# client id -> time.monotonic() until which it is passed over (it did not acknowledge a request in time).
 _suspects: dict[str, float] = {}
 
 
