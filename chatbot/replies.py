@@ -36,7 +36,19 @@ def _session_id(session_key: str) -> int | None:
     return session_id
 
 
+def _without_nul(value):
+    """The LLM's text and metadata minus NUL characters, which PostgreSQL cannot store in text or JSON."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
+    text, metadata = _without_nul(text), _without_nul(metadata)
     session_id = _session_id(session_key)
     if session_id is not None:
         try:

@@ -5,7 +5,7 @@ from django.shortcuts import render
 
 from portal.api import json_api
 from portal.db import run_db
-from portal.http import InvalidInput, int_field, parse_json_object
+from portal.http import InvalidInput, int_field, parse_json_object, str_field
 from prompts.services import template_for_user, template_summary, templates_for_user
 
 from . import engine, services, validation
@@ -73,9 +73,7 @@ def game_finish(request, game_id: int):
 
 @json_api("GET")
 def last_hint(request):
-    session_key = request.GET.get("session_id", "")
-    if not session_key:
-        raise InvalidInput("'session_id' is required.", field="session_id")
+    session_key = str_field(request.GET, "session_id", max_length=64, required=True, allow_blank=False)
     game = services.game_by_key_for_user(user=request.user, session_key=session_key)
     return JsonResponse({
         "session_id": game.session_key,

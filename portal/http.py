@@ -88,4 +88,7 @@ def str_field(
         raise InvalidInput(f"'{name}' must not be empty.", field=name)
     if len(value) > max_length:
         raise InvalidInput(f"'{name}' must be at most {max_length} characters.", field=name)
+    if "\x00" in value:
+        # PostgreSQL cannot store it (SQLite can): refuse it the same way on both.
+        raise InvalidInput(f"'{name}' must not contain NUL characters.", field=name)
     return value

@@ -41,7 +41,12 @@ _rotation = itertools.count()
 _suspects: dict[str, float] = {}
 
 
+# Per event loop: (valid until, states) and the one read in flight, so a burst of requests costs one Redis read.
 _status_cache: dict[int, tuple[float, list[dict[str, Any]] | None]] = {}
+_status_reads: dict[int, asyncio.Task] = {}
+# Per event loop: (read at, states) of the last read that worked, served while Redis is slow for a moment.
+_last_good: dict[int, tuple[float, list[dict[str, Any]]]] = {}
+STALE_STATUS_SECONDS = 3.0
 WORKER_CHECK_INTERVAL = 1.0  # while waiting, how often to check that the worker holding the request lives
 
 
@@ -76,16 +81,30 @@ def suspect(worker: str) -> None:
 
 
 async def _worker_states() -> list[dict[str, Any]] | None:
-    """The workers' shared state, read at most every STATUS_CACHE_SECONDS per process; None if Redis is down."""
+    """The workers' shared state, read at most every STATUS_CACHE_SECONDS per process; None if Redis is down.
+
+    Callers arriving while a read is in flight share it (hundreds of sockets asking at once cost one read). A
+    failed read serves the last good state if it is younger than STALE_STATUS_SECONDS: a Redis that answers late
+    under load must not turn requests into 503s; one that is really gone does so within seconds.
+    """
     loop = asyncio.get_running_loop()
     cached = _status_cache.get(id(loop))
     if cached and cached[0] > loop.time():
         return cached[1]
+    read = _status_reads.get(id(loop))
+    if read is None or read.done():
+        read = _status_reads[id(loop)] = loop.create_task(_read_states(loop))
+    return await asyncio.shield(read)
+
+
+async def _read_states(loop) -> list[dict[str, Any]] | None:
     try:
         states = await read_worker_states(redis_client(settings.REDIS_URL))
+        _last_good[id(loop)] = (loop.time(), states)
     except Exception as exc:  # noqa: BLE001 - Redis down means no worker can be reached either
-        log.warning("cannot read worker state: %s", exc)
-        states = None
+        last = _last_good.get(id(loop))
+        states = last[1] if last and loop.time() - last[0] < STALE_STATUS_SECONDS else None
+        log.warning("cannot read worker state (%s)%s", exc, "; using the last one read" if states is not None else "")
     _status_cache[id(loop)] = (loop.time() + STATUS_CACHE_SECONDS, states)
     return states
 

@@ -33,3 +33,11 @@ def test_a_deleted_session_stores_nothing(session):
     session.delete()
     assert store_user_question(session_id=session_id, content="hello", request_id="r1") is None
     assert ChatMessage.objects.count() == 0
+
+
+def test_a_reply_with_nul_characters_is_stored_without_them(session):
+    from chatbot.replies import store_assistant_reply
+
+    stored = store_assistant_reply(session_key=session.session_key, request_id="r1", text="a\x00b", is_error=False,
+                                   metadata={"k\x00": ["v\x00"]})
+    assert stored["message"]["content"] == "ab" and stored["message"]["metadata"] == {"k": ["v"]}
