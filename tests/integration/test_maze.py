@@ -110,8 +110,10 @@ def test_game_start_publishes_the_template_to_that_session_only(alice, wire):
 
 def test_switching_template_republishes_with_reset(alice, wire):
     first, second = new_template(alice, content="first"), new_template(alice, content="second")
-    data = new_game(alice, template_id=first["id"])
     drain(wire)
+    data = new_game(alice, template_id=first["id"])
+    # The start's publish is asynchronous (through the worker): see it on the wire before switching.
+    assert next_on(wire, "maze/template")[1]["template"] == "first"
     response = alice.request("PATCH", f"/api/maze/games/{data['game']['id']}", {"template_id": second["id"]})
     assert response.status_code == 200 and response.json()["game"]["template"]["id"] == second["id"]
     topic, payload, qos = next_on(wire, "maze/template")
