@@ -84,10 +84,24 @@ def test_channel_layer_sharded_over_two_redis_servers(tmp_path):
         platform.start_all()
         platform.create_user("alice")
         alice = platform.client("alice")
-        for _ in range(3):  # several sessions: their groups hash onto both shards
-            chat_round_trip(platform, alice)
-        subscribed = [redis.Redis.from_url(server.url).pubsub_channels() for server in (platform.redis, second)]
-        assert all(subscribed), subscribed  # each shard carries some of the channels (worker, replies, groups)
+        chat_round_trip(platform, alice)
+        sessions = [alice.new_session() for _ in range(10)]
+        sockets = [connect(alice.ws_url(f"/ws/chat/{s['id']}/"), origin=platform.base_url,
+                           additional_headers={"Cookie": alice.cookie_header}, open_timeout=5) for s in sessions]
+        try:
+            # Twenty-odd channel and group names (random ones among them), hashed over two servers: both carry
+            # some (all on one would happen about twice in a million runs).
+            subscribed = [redis.Redis.from_url(server.url).pubsub_channels() for server in (platform.redis, second)]
+            assert all(subscribed), subscribed
+            for i, ws in enumerate(sockets):
+                ws.send(json.dumps({"type": "chat.message", "content": f"shard {i}"}))
+            for i, ws in enumerate(sockets):
+                events = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+                assert [e["type"] for e in events] == ["chat.accepted", "chat.reply"]
+                assert events[1]["assistant_message"]["content"].endswith(f"shard {i}")
+        finally:
+            for ws in sockets:
+                ws.close()
     except Exception:
         print(platform.logs())
         raise
