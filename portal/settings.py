@@ -264,7 +264,9 @@ MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
 WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=30)
 WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60)
 # How long a web process waits for a worker to acknowledge a chat request before answering 503.
-CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=1.0)
+# Long enough for a worker to acknowledge when web and worker are saturated (at 100 concurrent chats on two
+# cores a 1 s limit turned some into 503s); short enough that a worker killed -9 costs a request 2 s, not 45.
+CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=2.0)
 
 # --- Health thresholds (health app) ------------------------------------------------------------------------
 HEALTH = {
