@@ -47,16 +47,6 @@ def chat_payload(session: ChatSession, content: str, overrides: dict) -> dict:
     }
 
 
-async def unavailable_event() -> dict | None:
-    """A chat.error when no worker can take a request right now (checked before anything is stored)."""
-    availability = await gateway.worker_availability()
-    if availability.ok:
-        return None
-    event = contract.error_event(request_id=None, code=contract.ERROR_UNAVAILABLE, detail=availability.detail)
-    event["retry_after"] = availability.retry_after
-    return event
-
-
 async def chat_turn(
     *,
     session: ChatSession,
@@ -80,11 +70,10 @@ async def _turn(session, content, overrides, notify_group, on_accepted, request_
         return TurnResult(contract.error_event(
             request_id=None, code=contract.ERROR_RATE_LIMITED, retry_after=wait,
             detail=f"You are sending messages too fast. Please wait {wait} s."), None)
-    if (refusal := await unavailable_event()) is not None:
-        return TurnResult(refusal, None)
     request_id = request_id or services.new_request_id()
-    # The worker stores the question when it accepts the request (PendingRequest and portal/mqtt/engine.py):
-    # a request nobody accepted leaves nothing behind, and all chat writes happen on the worker's one thread.
+    # request_chat answers 503 at once when no worker can take it. The worker stores the question when it accepts
+    # the request (portal/mqtt/engine.py): a request nobody accepted leaves nothing behind, and all chat writes
+    # happen on the worker's one database thread.
     outcome = await gateway.request_chat(
         request_id=request_id,
         session_key=session.session_key,

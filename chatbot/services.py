@@ -50,13 +50,11 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def user_message_create(*, session: ChatSession | None = None, session_id: int | None = None, content: str,
-                        request_id: str) -> ChatMessage:
+def user_message_create(*, session_id: int, content: str, request_id: str) -> ChatMessage:
     """Store a user's message (the worker does, when it accepts the request; see chatbot/replies.py).
 
     Raises IntegrityError when the session was deleted (its foreign key fails at commit).
     """
-    session_id = session.pk if session is not None else session_id
     # One transaction: one commit (one WAL write with SQLite) instead of one per statement.
     with transaction.atomic():
         message = ChatMessage.objects.create(

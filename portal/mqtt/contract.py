@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Each worker receives on a channel of its own, named after its client id: the channel layer is Redis pub/sub
-# (a message reaches every subscriber of a channel, at once), so the web side chooses the worker for each
-# request from the state the workers share (gateway.py) and sends it there.
-WORKER_CHANNEL_PREFIX = "mqtt-worker."
+# Each worker receives on a channel of its own, named after its client id (worker_channel below): the channel
+# layer is Redis pub/sub (a message reaches every subscriber of a channel, at once), so the web side chooses the
+# worker for each request from the state the workers share (gateway.py) and sends it there.
 
 # web -> worker
 CHAT_REQUEST = "chat.request"  # publish a chat request and route its reply back
@@ -54,7 +53,7 @@ def _group(prefix: str, key: str) -> str:
 
 def worker_channel(client_id: str) -> str:
     """The channel one worker reads its requests from."""
-    return f"{WORKER_CHANNEL_PREFIX}{_GROUP_UNSAFE.sub('_', client_id)}"[:99]
+    return _group("mqtt-worker", client_id)
 
 
 def chat_group(session_key: str) -> str:

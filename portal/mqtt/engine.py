@@ -164,7 +164,8 @@ class WorkerEngine:
         self._loop = asyncio.get_running_loop()
         self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
         tasks = [
-            # First, so its channel is subscribed before the link connects and the web starts sending here.
+            # First, and given a turn before the link starts: its SUBSCRIBE goes out before the worker can
+            # report itself connected (which is when web processes start sending here).
             asyncio.create_task(self._inbox_loop(), name="inbox"),
             asyncio.create_task(self._inbound_loop(), name="mqtt-inbound"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
@@ -316,18 +317,10 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_BUSY,
                 detail="Too many requests are waiting for the model. Please try again in a moment."))
             return
-        user_message = await self._store_question(event.get("question"), request_id)
-        if user_message is False:
+        user_message, refusal = await self._store_question(event.get("question"), request_id)
+        if refusal is not None:
             self.pending.pop(request_id)
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists."))
-            return
-        if user_message is None and event.get("question"):
-            self.pending.pop(request_id)
-            self.runtime.counters.refused_unavailable += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
-                detail="Your message could not be saved right now. Please try again."))
+            await self._deliver(target, refusal)
             return
         target.extra["user_message"] = user_message
         payload = dict(event["payload"])
@@ -350,22 +343,28 @@ class WorkerEngine:
             "user_message": user_message,
         })
 
-    async def _store_question(self, question: dict | None, request_id: str) -> dict | None | bool:
-        """Store the user's message of a request being accepted: its JSON; False when its session is gone;
-        None when there is nothing to store or the database failed (logged).
+    async def _store_question(self, question: dict | None, request_id: str) -> tuple[dict | None, dict | None]:
+        """Store the user's message of a request being accepted: (its JSON, None), or (None, the error event
+        that refuses the request) when its session is gone or the database failed.
 
         The worker, not the web process, writes it: then every chat write happens on this one database thread
         (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing.
         """
         if not question or self.config.chat_question_store is None:
-            return None
+            return None, None
         try:
             stored = await _in_db_thread(self.config.chat_question_store, session_id=int(question["session_id"]),
                                          content=str(question["content"]), request_id=request_id)
         except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
             log.exception("could not store the question of request %s", request_id)
-            return None
-        return False if stored is None else stored
+            self.runtime.counters.refused_unavailable += 1
+            return None, contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
+                detail="Your message could not be saved right now. Please try again.")
+        if stored is None:
+            return None, contract.error_event(
+                request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists.")
+        return stored, None
 
     # -- MQTT -> web -------------------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:

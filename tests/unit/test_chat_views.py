@@ -82,7 +82,7 @@ def test_assistant_reply_is_stored_once_per_request(alice):
 
 def test_reset_changes_the_session_key_and_clears_messages(alice):
     session = services.session_create(owner=alice)
-    services.user_message_create(session=session, content="hi", request_id="r1")
+    services.user_message_create(session_id=session.id, content="hi", request_id="r1")
     old_key = session.session_key
     services.session_reset(session=session)
     assert session.session_key != old_key and session.messages.count() == 0
