@@ -65,7 +65,7 @@ def int_field(data: dict, name: str, *, low: int, high: int, required: bool = Fa
             raise InvalidInput(f"'{name}' is required.", field=name)
         return None
     value = data[name]
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to int()
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not (low <= value <= high):
         raise InvalidInput(f"'{name}' must be a whole number from {low} to {high}.", field=name)

@@ -124,6 +124,7 @@ def test_any_id_in_a_path_gets_404_not_500(world, route, object_id):
 @example({"page": "99999999999999999999999"})
 @example({"session_id": "\x00"})  # PostgreSQL refuses NUL in strings: found by this test on the PostgreSQL run
 @example({"template_id": "-1"})
+@example({"page": "\u00b2"})  # a digit to str.isdigit() that int() refuses: found by this test
 def test_any_query_string_gets_a_deliberate_answer(world, query):
     client, _ = world
     for path in ("/api/maze/last_hint", "/api/leaderboard/", "/api/chatbot/sessions", "/api/templates/"):
