@@ -58,7 +58,8 @@ def session_create(data: dict) -> dict:
 def session_update(data: dict) -> dict:
     values = _sampling(data)
     if "title" in data:
-        values["title"] = str_field(data, "title", max_length=MAX_TITLE_CHARS, allow_blank=False)
+        # Sent means "change it": null is refused like an empty string (a session always has a title).
+        values["title"] = str_field(data, "title", max_length=MAX_TITLE_CHARS, required=True, allow_blank=False)
     if not values:
         raise InvalidInput("Nothing to update: send title, system_prompt, temperature, top_p or max_tokens.")
     return values

@@ -48,6 +48,10 @@ def test_unknown_preset_and_bad_patch(client, alice):
     session = services.session_create(owner=alice)
     response = client.patch(f"/api/chatbot/sessions/{session.id}", {}, content_type="application/json")
     assert response.status_code == 400
+    response = client.patch(f"/api/chatbot/sessions/{session.id}", {"title": None}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["field"] == "title"
+    session.refresh_from_db()
+    assert session.title  # unchanged
 
 
 def test_oversized_body_is_413(client, alice):

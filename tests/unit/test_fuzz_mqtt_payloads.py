@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from portal.mqtt import payloads as worker_payloads
@@ -17,9 +17,10 @@ from portal.mqtt.payloads import MalformedPayload
 from portal.mqtt.topics import parse_reply_topic, reply_session_consistent, session_from_hint_topic
 from responder import payloads as responder_payloads
 from responder.payloads import PayloadError
+from tests.fuzzing import fuzz_settings
 
 MAX_BYTES = 256 * 1024
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(300)
 
 # Numbers JSON can carry but Python handles awkwardly: huge integers, NaN/Infinity (json.loads accepts them).
 awkward_numbers = st.one_of(

@@ -11,8 +11,10 @@ import pytest
 from maze import engine
 
 try:
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
+
+    from tests.fuzzing import fuzz_settings as make_fuzz_settings
 except ImportError:  # pragma: no cover - hypothesis is a test-only extra
     st = None
 
@@ -559,7 +561,7 @@ if st is not None:
     action_values = json_values | points | st.lists(points, max_size=30) | st.integers(-5, 70000)
     hints = st.dictionaries(st.sampled_from(HINT_KEYS), action_values, max_size=10)
     reports = st.fixed_dictionaries({}, optional={k: json_values | st.integers(-5, 200000) for k in REPORT_KEYS})
-    fuzz_settings = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    fuzz_settings = make_fuzz_settings(200)
 else:  # pragma: no cover
     json_values = hints = reports = fuzz_settings = None
 
