@@ -96,15 +96,18 @@ def test_metrics_parse_and_move_with_traffic(platform, staff):
         sent = ("portal_mqtt_messages_sent_total", (("worker", worker),))
         replies = ("portal_mqtt_messages_received_total", (("kind", "reply"), ("worker", worker)))
 
-        # Worker counters travel in its heartbeat, so /metrics shows them one heartbeat later.
-        def worker_counters_caught_up():
+        ok = ("portal_chat_requests_total", (("outcome", "ok"),))
+
+        # Worker counters travel in its heartbeat, so /metrics shows them one heartbeat later; the web
+        # process's chat counters within portal.telemetry.CHAT_FLUSH_INTERVAL.
+        def counters_caught_up():
             samples = metric_samples(staff.get("/metrics").text)
             moved = (samples.get(sent, 0) - before.get(sent, 0) >= 3
-                     and samples.get(replies, 0) - before.get(replies, 0) >= 3)
+                     and samples.get(replies, 0) - before.get(replies, 0) >= 3
+                     and samples.get(ok, 0) - before.get(ok, 0) >= 3)
             return moved and samples
 
-        after = wait_until(worker_counters_caught_up, 5, what="worker counters in /metrics")
-    ok = ("portal_chat_requests_total", (("outcome", "ok"),))
+        after = wait_until(counters_caught_up, 5, what="worker and chat counters in /metrics")
     assert after[ok] - before.get(ok, 0) == 3
     count = ("portal_chat_request_duration_seconds_count", ())
     assert after[count] - before.get(count, 0) == 3
