@@ -79,9 +79,12 @@ def assistant_message_store(
         meta["error"] = True
     sid = session_id if session_id is not None else session.pk
     try:
-        message = ChatMessage.objects.create(
-            session_id=sid, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
-        )
+        # Its own savepoint when the worker runs this inside a batch's transaction (portal.db.DbBatcher): a
+        # failed INSERT then undoes only itself, and the duplicate lookup below can still run.
+        with transaction.atomic():
+            message = ChatMessage.objects.create(
+                session_id=sid, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
+            )
     except IntegrityError:
         existing = (ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
                     if request_id else None)

@@ -9,10 +9,12 @@ call left a transaction open, and after POOLED_CONNECTION_MAX_AGE so none lives 
 """
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 
 POOLED_CONNECTION_MAX_AGE = 600.0  # seconds
 
@@ -58,3 +60,75 @@ async def in_db_thread(func, *args, **kwargs):
     """Run `func` on the process's one thread-sensitive thread (the worker's database thread), keeping its
     connection between calls."""
     return await sync_to_async(_call_kept, thread_sensitive=True)(func, args, kwargs)
+
+
+class DbBatcher:
+    """The worker's database calls, run together: the calls made while one batch runs form the next batch.
+
+    Each batch is one hop to the database thread and one transaction (one commit) instead of one of each per
+    call: under load the hops and commits, not the inserts, were most of the worker's database time. Each call
+    runs in its own savepoint, so one that raises undoes only its own writes and gets its own exception.
+
+    A commit can still fail for the whole batch: foreign keys are checked at commit (Django declares them
+    deferred), so a row for a session deleted meanwhile fails the batch there. Then every call of that batch
+    is run again on its own, as it would have been without batching, and each gets its own outcome.
+    """
+
+    def __init__(self, max_batch: int = 200):
+        self.max_batch = max_batch
+        self._calls: list[tuple[Any, dict, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def call(self, func, **kwargs):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._calls.append((func, kwargs, future))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run_batches())
+        return await future
+
+    async def _run_batches(self) -> None:
+        while self._calls:
+            batch, self._calls = self._calls[: self.max_batch], self._calls[self.max_batch:]
+            try:
+                outcomes = await in_db_thread(_run_batch, [(func, kwargs) for func, kwargs, _ in batch])
+            except BaseException as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
+                outcomes = [(False, exc)] * len(batch)
+                if isinstance(exc, asyncio.CancelledError):
+                    for _, _, future in batch + self._calls:
+                        future.cancel()
+                    raise
+            for (_, _, future), (ok, value) in zip(batch, outcomes):
+                if future.done():
+                    continue  # its caller gave up
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+
+def _alone(func, kwargs) -> tuple[bool, Any]:
+    """One call exactly as it runs without batching: its own transactions, its own commits."""
+    try:
+        return True, func(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - handed to its own caller
+        return False, exc
+
+
+def _in_savepoint(func, kwargs) -> tuple[bool, Any]:
+    try:
+        with transaction.atomic():
+            return True, func(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - handed to its own caller
+        return False, exc
+
+
+def _run_batch(calls: list[tuple[Any, dict]]) -> list[tuple[bool, Any]]:
+    if len(calls) == 1:
+        return [_alone(*calls[0])]
+    try:
+        with transaction.atomic():
+            return [_in_savepoint(func, kwargs) for func, kwargs in calls]
+    except DatabaseError:
+        # The commit failed (see DbBatcher): everything was rolled back; each call again, alone.
+        return [_alone(func, kwargs) for func, kwargs in calls]

@@ -1,8 +1,10 @@
 """The MQTT worker's engine: relays between the channel layer and the one MQTT connection.
 
 Three asyncio tasks share one event loop: the inbox (requests from web processes), the MQTT inbound queue
-(messages handed over by the link thread) and housekeeping (deadlines, probe, heartbeat). Nothing here
-blocks the loop: database writes go through sync_to_async, MQTT I/O happens on the link's own thread.
+(messages handed over by the link thread) and housekeeping (deadlines, probe, heartbeat). The first two hand
+each message to a task of its own, so the database writes of messages arriving together share one batch
+(portal.db.DbBatcher) instead of waiting for each other. Nothing here blocks the loop: database writes run on
+the worker's one database thread, MQTT I/O on the link's own thread.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.db import in_db_thread
+from portal.db import DbBatcher
 
 from . import contract
 from .breaker import OPEN, CircuitBreaker
@@ -33,6 +35,8 @@ from .topics import (
 log = logging.getLogger("portal.mqtt.worker")
 
 INBOUND_QUEUE_MAX = 10000
+# Messages handled at once (each a task): their database writes then share batches (portal.db.DbBatcher).
+HANDLERS_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,6 @@ class WorkerRuntime:
     llm: LlmStatus = field(default_factory=LlmStatus)
 
 
-async def _in_db_thread(hook: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run a feature app's database hook on the worker's one database thread, off the event loop."""
-    return await in_db_thread(hook, **kwargs)
-
-
 class WorkerEngine:
     def __init__(self, *, config: EngineConfig, client_id: str, channel_layer, redis):
         self.config = config
@@ -125,9 +124,13 @@ class WorkerEngine:
         self.recent = RecentIds()
         self.runtime = WorkerRuntime()
         self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_cooldown)
+        # The feature apps' database hooks, run in batches on the worker's one database thread, off the loop.
+        self.db = DbBatcher()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbound: asyncio.Queue | None = None
         self._accepting = True
+        self._handlers: set[asyncio.Task] = set()
+        self._handler_slots: asyncio.Semaphore | None = None
         m = config.mqtt
         self.probe_topic = f"{m['TOPIC_PROBE'].rstrip('/')}/{client_id}"
         self.hint_topic = m["TOPIC_HINT"]
@@ -163,6 +166,7 @@ class WorkerEngine:
         """Serve until `stop` is set (exit code 0) or the reconnect limit is reached (exit code 1)."""
         self._loop = asyncio.get_running_loop()
         self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
+        self._handler_slots = asyncio.Semaphore(HANDLERS_MAX)
         tasks = [
             # First, and given a turn before the link starts: its SUBSCRIBE goes out before the worker can
             # report itself connected (which is when web processes start sending here).
@@ -187,6 +191,7 @@ class WorkerEngine:
         self._accepting = False
         stopper.cancel()
         tasks[0].cancel()  # stop taking new requests first
+        await self._settle_handlers()
         for request in self.pending.pop_all():
             await self._deliver(
                 request,
@@ -206,6 +211,24 @@ class WorkerEngine:
         except Exception as exc:  # noqa: BLE001 - Redis may be the thing that is down
             log.warning("could not clear worker state: %s", exc)
         log.info("worker %s stopped", self.client_id)
+
+    async def _spawn(self, handling) -> None:
+        """Run one message's handling as its own task, at most HANDLERS_MAX at once (waits for a slot)."""
+        await self._handler_slots.acquire()
+        task = asyncio.create_task(handling)
+        self._handlers.add(task)
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task) -> None:
+        self._handlers.discard(task)
+        self._handler_slots.release()
+
+    async def _settle_handlers(self, timeout: float = 5.0) -> None:
+        """Let the messages being handled finish (briefly), then cancel the rest."""
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=timeout)
+        for task in list(self._handlers):
+            task.cancel()
 
     # -- link thread -> event loop -----------------------------------------------------------------------
     def _from_link_message(self, topic: str, payload: bytes) -> None:
@@ -248,10 +271,13 @@ class WorkerEngine:
                 log.warning("channel layer receive failed (%s); retrying", exc)
                 await asyncio.sleep(min(0.2 * failures, 2.0))
                 continue
-            try:
-                await self._handle_web_event(event)
-            except Exception:  # noqa: BLE001
-                log.exception("error handling %s", event.get("type"))
+            await self._spawn(self._handle_web_event_logged(event))
+
+    async def _handle_web_event_logged(self, event: dict[str, Any]) -> None:
+        try:
+            await self._handle_web_event(event)
+        except Exception:  # noqa: BLE001
+            log.exception("error handling %s", event.get("type"))
 
     async def _handle_web_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -322,6 +348,8 @@ class WorkerEngine:
             self.pending.pop(request_id)
             await self._deliver(target, refusal)
             return
+        if self.pending.get(request_id) is not target:
+            return  # cancelled, or answered at shutdown, while its question was being stored: never publish it
         target.extra["user_message"] = user_message
         payload = dict(event["payload"])
         payload.update(
@@ -353,7 +381,7 @@ class WorkerEngine:
         if not question or self.config.chat_question_store is None:
             return None, None
         try:
-            stored = await _in_db_thread(self.config.chat_question_store, session_id=int(question["session_id"]),
+            stored = await self.db.call(self.config.chat_question_store, session_id=int(question["session_id"]),
                                          content=str(question["content"]), request_id=request_id)
         except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
             log.exception("could not store the question of request %s", request_id)
@@ -370,7 +398,7 @@ class WorkerEngine:
     async def _inbound_loop(self) -> None:
         while True:
             topic, payload = await self._inbound.get()
-            await self._process_inbound(topic, payload)
+            await self._spawn(self._process_inbound(topic, payload))
 
     async def _process_inbound(self, topic: str, payload: bytes) -> None:
         """One message from the broker: handled, or counted as malformed and skipped; never raises."""
@@ -416,7 +444,7 @@ class WorkerEngine:
     async def _handle_hint(self, session_key: str, hint: dict[str, Any]) -> None:
         received_at = time.time()
         if self.config.maze_hint_store is not None:
-            if not await _in_db_thread(self.config.maze_hint_store, session_key=session_key, hint=hint):
+            if not await self.db.call(self.config.maze_hint_store, session_key=session_key, hint=hint):
                 self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
                 return
         self.runtime.counters.hints_delivered += 1
@@ -458,9 +486,10 @@ class WorkerEngine:
             # The fallback topic carries no request id: the oldest waiting request of the session owns it.
             request = self.pending.pop_oldest_for_session(address.session_key)
         request_id = request.request_id if request else address.request_id
-        stored = await self._store_reply(address.session_key, request_id, reply)
         if request_id:
+            # Before the store is awaited: a second copy of this reply arriving meanwhile is then a duplicate.
             self.recent.mark_answered(request_id, request.session_key if request else address.session_key)
+        stored = await self._store_reply(address.session_key, request_id, reply)
         if request is None:
             self.runtime.counters.replies_late += 1
             log.info("stored a late reply for request %s", request_id or "(none)")
@@ -496,7 +525,7 @@ class WorkerEngine:
 
     async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
         try:
-            return await _in_db_thread(
+            return await self.db.call(
                 self.config.chat_reply_store, session_key=session_key, request_id=request_id or "",
                 text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
             )

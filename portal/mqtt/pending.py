@@ -43,6 +43,9 @@ class PendingRegistry:
         self._by_id[request.request_id] = request
         return True
 
+    def get(self, request_id: str) -> PendingRequest | None:
+        return self._by_id.get(request_id)
+
     def pop(self, request_id: str) -> PendingRequest | None:
         return self._by_id.pop(request_id, None)
 

@@ -1,0 +1,114 @@
+"""portal.db.DbBatcher: the worker's database calls made together share one hop and one transaction, and each
+still gets its own outcome -- also when the batch's commit fails on a deferred foreign key."""
+import asyncio
+
+import pytest
+from django.db import IntegrityError
+
+from chatbot import services
+from chatbot.models import ChatMessage
+from chatbot.replies import store_assistant_reply, store_user_question
+from portal import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def session(django_user_model):
+    owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
+    return services.session_create(owner=owner, preset="general")
+
+
+@pytest.fixture
+def hops(monkeypatch):
+    """How many batches went to the database thread, and how many calls each held."""
+    sizes = []
+    real = db.in_db_thread
+
+    async def counting(func, calls):
+        sizes.append(len(calls))
+        return await real(func, calls)
+
+    monkeypatch.setattr(db, "in_db_thread", counting)
+    return sizes
+
+
+def test_calls_made_together_share_one_batch(session, hops):
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(*(
+            batcher.call(store_user_question, session_id=session.id, content=f"q{i}", request_id=f"r{i}")
+            for i in range(50)))
+
+    stored = asyncio.run(scenario())
+    assert [m["content"] for m in stored] == [f"q{i}" for i in range(50)]  # each caller its own result
+    assert ChatMessage.objects.count() == 50
+    assert hops == [50]  # one hop to the database thread, one transaction
+
+
+def test_a_call_that_raises_fails_alone(session, hops):
+    batcher = db.DbBatcher()
+
+    def broken(**kwargs):
+        ChatMessage.objects.create(session_id=session.id, role="user", content="half-done", request_id="x")
+        raise ValueError("boom")
+
+    async def scenario():
+        return await asyncio.gather(
+            batcher.call(store_user_question, session_id=session.id, content="before", request_id="r1"),
+            batcher.call(broken),
+            batcher.call(store_user_question, session_id=session.id, content="after", request_id="r2"),
+            return_exceptions=True)
+
+    first, failed, last = asyncio.run(scenario())
+    assert isinstance(failed, ValueError)
+    assert first["content"] == "before" and last["content"] == "after"
+    # The failed call's own write was undone with it; the others' are committed.
+    assert sorted(ChatMessage.objects.values_list("content", flat=True)) == ["after", "before"]
+
+
+def test_a_deleted_session_fails_only_its_own_call_when_the_commit_fails(session, hops):
+    # Django's foreign keys are checked at commit: the bad row fails the whole batch there, and the batch
+    # is run again call by call so that every caller gets what it would have got alone.
+    other = services.session_create(owner=session.owner, preset="general")
+    gone_id = other.id
+    other.delete()
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(
+            batcher.call(store_user_question, session_id=session.id, content="kept", request_id="r1"),
+            batcher.call(store_user_question, session_id=gone_id, content="orphan", request_id="r2"),
+            batcher.call(store_assistant_reply, session_key=session.session_key, request_id="r1", text="hi",
+                         is_error=False, metadata={}),
+        )
+
+    kept, orphan, reply = asyncio.run(scenario())
+    assert kept["content"] == "kept" and orphan is None and reply["created"] is True
+    assert sorted(ChatMessage.objects.values_list("content", flat=True)) == ["hi", "kept"]
+    assert hops == [3]  # one batch, whose commit failed and was then run call by call
+
+
+def test_the_duplicate_of_a_reply_in_the_same_batch_is_found(session):
+    batcher = db.DbBatcher()
+    kwargs = dict(session_key=session.session_key, request_id="r1", text="hi", is_error=False, metadata={})
+
+    async def scenario():
+        return await asyncio.gather(batcher.call(store_assistant_reply, **kwargs),
+                                    batcher.call(store_assistant_reply, **kwargs))
+
+    first, second = asyncio.run(scenario())
+    assert first["created"] is True and second["created"] is False
+    assert first["message"]["id"] == second["message"]["id"]
+
+
+def test_integrity_errors_reach_the_caller(session):
+    batcher = db.DbBatcher()
+
+    def duplicate_insert():
+        ChatMessage.objects.create(session_id=session.id, role="user", content="a", request_id="same")
+        ChatMessage.objects.create(session_id=session.id, role="user", content="b", request_id="same")
+
+    with pytest.raises(IntegrityError):
+        asyncio.run(batcher.call(duplicate_insert))
