@@ -7,9 +7,13 @@ hooks of the classes below touch no database and no network, so they are called 
 the two that can write (a modified session, queued messages) still go to the thread when they have to.
 
 Subclasses keep Django's behaviour and its system checks: the admin's and Axes' checks accept subclasses. (The
-CSRF check wants Django's exact path, hence SILENCED_SYSTEM_CHECKS security.W003 in settings, with the tests in
-tests/unit/test_api_tokens_and_csrf.py proving CSRF is enforced. Security and clickjacking middleware stay
-Django's own: check --deploy only inspects the security settings when it finds them by name.)
+CSRF, security and clickjacking checks want Django's exact paths, hence SILENCED_SYSTEM_CHECKS security.W001-W003
+in settings: tests/unit/test_api_tokens_and_csrf.py proves CSRF is enforced, and portal/checks.py runs Django's
+deploy checks of the security settings for these subclasses.)
+
+The security middleware matters most: its process_request was the first hop of every request, and the thread it
+went to is the request's own (Django's ThreadSensitiveContext), which then stayed alive, idle, for as long as the
+request waited for the LLM. Inline, an API chat request holds no thread while it waits (with portal/apps.py).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from django.contrib.auth import get_user
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.middleware import common, csrf
+from django.middleware import clickjacking, common, csrf, security
 
 from .db import run_db
 
@@ -55,6 +59,14 @@ class InlineHooks:
             else:
                 response = self.process_response(request, response)
         return response
+
+
+class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
+    """An HTTPS redirect and security headers: computed from settings and the request alone."""
+
+
+class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
+    """One header, computed from settings and the response."""
 
 
 class SessionMiddleware(InlineHooks, sessions.SessionMiddleware):

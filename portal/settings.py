@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
-    "portal",
+    "portal.apps.PortalConfig",
     "accounts",
     "prompts",
     "chatbot",
@@ -41,24 +41,25 @@ INSTALLED_APPS = [
     "health",
 ]
 
-# Django's session, common, CSRF, auth and messages middleware, with their hooks run on the event loop instead of
-# one thread hop each (portal/async_middleware.py).
+# Django's security, session, common, CSRF, auth, messages and clickjacking middleware, with their hooks run on
+# the event loop instead of one thread hop each (portal/async_middleware.py).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "portal.async_middleware.SecurityMiddleware",
     "portal.async_middleware.SessionMiddleware",
     "portal.async_middleware.CommonMiddleware",
     "portal.async_middleware.CsrfViewMiddleware",
     "portal.async_middleware.AuthenticationMiddleware",
     "accounts.middleware.BearerTokenMiddleware",
     "portal.async_middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.async_middleware.XFrameOptionsMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     # Last, so it sees the lockout flag AxesBackend set while the login view authenticated.
     "axes.middleware.AxesMiddleware",
 ]
 
-# security.W003 looks for Django's CSRF middleware by its exact path; ours is a subclass (async_middleware.py).
-SILENCED_SYSTEM_CHECKS = ["security.W003"]
+# security.W001-W003 look for Django's security, clickjacking and CSRF middleware by their exact paths; ours are
+# subclasses (async_middleware.py), and portal/checks.py runs the deploy checks those would have enabled.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 # --- Deployment security (see README "Production") ----------------------------------------------------------
 CONTENT_SECURITY_POLICY = env.str(

@@ -43,3 +43,17 @@ def test_debug_is_off_and_a_secret_key_is_required_by_default():
 def test_development_settings_are_flagged_by_check_deploy():
     result = manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="true")
     assert result.returncode != 0 and "security.W018" in result.stderr + result.stdout
+
+
+def test_the_security_settings_are_still_checked_with_the_inline_middleware(tmp_path):
+    # Our SecurityMiddleware and XFrameOptionsMiddleware are subclasses (portal/async_middleware.py), which
+    # Django's checks do not recognise: portal/checks.py must still flag weak settings, here no HSTS and no HTTPS
+    # redirect.
+    env = {**production_env(), "SECRET_KEY": "x" * 20 + "-a-long-random-production-key-" + "y" * 20,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "SECURE_HSTS_SECONDS": "0", "SECURE_SSL_REDIRECT": "false"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "security.W004" in output and "security.W008" in output, output
+    assert "security.W001" not in output and "security.W002" not in output

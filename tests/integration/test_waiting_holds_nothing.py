@@ -1,0 +1,69 @@
+"""A chat request waiting for a slow LLM holds no thread in the web process (issue 7: "a waiting request holds
+no database connection and no thread"), over the JSON API and over the WebSocket, and each gets its own reply.
+
+The earlier platform held a thread and a database connection per waiting request and stalled at 100. Django's
+ASGI handler gives each request a thread of its own the moment any sync hook runs, and that thread lives until
+the request ends; portal/apps.py and portal/async_middleware.py keep the chat path from starting one.
+"""
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from websockets.sync.client import connect
+
+from tests.harness.procs import wait_until
+
+PLATFORM_ENV = {"RESPONDER_DELAY": "2", "CHAT_RATE_LIMIT": "0", "WS_FRAME_RATE": "0"}
+WAITERS = 60
+
+
+def threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_waiting_api_requests_hold_no_thread(platform):
+    client = platform.client("alice")
+    sessions = [client.new_session()["id"] for _ in range(WAITERS)]
+    client.post("/api/chatbot/messages", {"session_id": sessions[0], "content": "warm up"}, timeout=30)
+    before = threads_of(platform.web.pid)
+
+    def ask(session_id):
+        marker = f"m-{uuid.uuid4().hex[:10]}"
+        response = client.post("/api/chatbot/messages", {"session_id": session_id, "content": marker}, timeout=30)
+        return response.status_code, marker in response.json().get("assistant_message", {}).get("content", "")
+
+    with ThreadPoolExecutor(WAITERS) as pool:
+        futures = [pool.submit(ask, s) for s in sessions]
+        time.sleep(1.2)  # all sent, none answered yet (the LLM takes 2 s)
+        assert platform.pending() >= WAITERS // 2
+        during = threads_of(platform.web.pid)
+        results = [f.result() for f in futures]
+    assert results == [(200, True)] * WAITERS  # each its own reply
+    # A thread per waiting request would add WAITERS; the fixed pools may grow by a few.
+    assert during - before < 12, f"{during - before} more threads while {WAITERS} requests waited"
+
+
+def test_waiting_socket_requests_hold_no_thread(platform):
+    client = platform.client("bob")
+    sessions = [client.new_session()["id"] for _ in range(WAITERS)]
+    sockets = [connect(client.ws_url(f"/ws/chat/{s}/"), origin=client.base_url,
+                       additional_headers={"Cookie": client.cookie_header}) for s in sessions]
+    try:
+        before = threads_of(platform.web.pid)
+        markers = [f"m-{uuid.uuid4().hex[:10]}" for _ in sockets]
+        for ws, marker in zip(sockets, markers):
+            ws.send(json.dumps({"type": "chat.message", "content": marker}))
+        wait_until(lambda: platform.pending() >= WAITERS // 2, 5, what="requests waiting")
+        during = threads_of(platform.web.pid)
+        for ws, marker in zip(sockets, markers):
+            while True:
+                event = json.loads(ws.recv(timeout=30))
+                if event["type"] in ("chat.reply", "chat.error"):
+                    break
+            assert event["type"] == "chat.reply" and marker in event["assistant_message"]["content"]
+    finally:
+        for ws in sockets:
+            ws.close()
+    assert during - before < 12, f"{during - before} more threads while {WAITERS} requests waited"
