@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/chat_latency.py --requests 1000 --concurrency 1 10 100 1000
     .venv/bin/python bench/chat_latency.py --responder-delay 1 --concurrency 100 1000   # a 1-second LLM
+    .venv/bin/python bench/chat_latency.py --workers 2 --concurrency 100                # two workers
 
-Starts its own mosquitto (set_tcp_nodelay on), Redis, daphne, one worker and the offline responder (SQLite), with
+Starts its own mosquitto (set_tcp_nodelay on), Redis, daphne, one worker (or --workers) and the offline
+responder (SQLite), with
 the per-user chat rate limit and the per-socket frame budget off (they would refuse a benchmark's traffic by
 design). Then, at each concurrency c:
 - floor: a bare paho client keeps c PROTOCOL.md chat requests in flight to the responder and times each reply on
@@ -181,14 +183,18 @@ def main():
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--responder-delay", type=float, default=0.0, help="seconds: simulates a slow LLM")
     parser.add_argument("--skip-ws", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="MQTT workers beside the one daphne (scale-out on one machine; each its own client id)")
     args = parser.parse_args()
     most = max(args.concurrency)
     reply_timeout = 45
-    print(machine_line(f"SQLite, one daphne, one worker, offline responder with a {args.responder_delay:g} s delay, "
+    print(machine_line(f"SQLite, one daphne, {args.workers} worker(s), offline responder with a {args.responder_delay:g} s delay, "
                        f"{args.requests} requests per run (at least 2 per client), CHAT_RATE_LIMIT=0, WS_FRAME_RATE=0"), flush=True)
     p = start_platform("bench-chat-", CHAT_RATE_LIMIT="0", WS_FRAME_RATE="0", CHAT_REPLY_TIMEOUT=str(reply_timeout),
                        RESPONDER_DELAY=str(args.responder_delay))
     try:
+        for n in range(2, args.workers + 1):
+            p.start_worker(MQTT_CLIENT_ID=f"bench-worker-{n}")
         users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
         create_users(p, users)
         targets = []
@@ -210,8 +216,9 @@ def main():
                 print(asyncio.run(ws_load(ws_base, p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50),
                       flush=True)
             wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
+            workers_rss = ", ".join(f"{rss_mb(w.pid):.0f}" for w in p.workers)
             print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne {rss_mb(p.web.pid):.0f} MB, "
-                  f"worker {rss_mb(p.workers[0].pid):.0f} MB", flush=True)
+                  f"worker(s) {workers_rss} MB", flush=True)
         floor.close()
     finally:
         p.stop_all()
