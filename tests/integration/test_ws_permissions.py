@@ -118,3 +118,21 @@ def test_a_flooding_socket_is_refused_then_closed_while_others_chat_on(platform,
     # The flooder is not banned: a new socket works at a person's pace.
     with open_socket(platform, "chat", objects["chat"], users["alice"]) as ws:
         assert_usable(ws)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_session_from_before_a_password_change_is_closed_with_4401(platform, route):
+    # The socket's login lookup (accounts/ws_auth.py) is Django's: the session must carry the current password's
+    # hash, so a password change signs out every socket opened with an older cookie.
+    name = f"pat{route}"
+    platform.create_user(name)
+    client = platform.client(name)
+    owned = client.new_session()["id"] if route == "chat" else client.post(
+        "/api/maze/games", {"width": 11, "height": 11, "germs": 1}).json()["game"]["id"]
+    with open_socket(platform, route, owned, client) as ws:
+        assert_usable(ws)
+    code = (f"from django.contrib.auth import get_user_model\n"
+            f"u = get_user_model().objects.get(username={name!r}); u.set_password('another-horse-battery-7'); u.save()")
+    assert platform.manage("shell", "-c", code).returncode == 0
+    with open_socket(platform, route, owned, client) as ws:
+        assert closed_with(ws) == 4401
