@@ -10,11 +10,14 @@ call left a transaction open, and after POOLED_CONNECTION_MAX_AGE so none lives 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
+
+log = logging.getLogger("portal.db")
 
 POOLED_CONNECTION_MAX_AGE = 600.0  # seconds
 
@@ -71,7 +74,9 @@ class DbBatcher:
 
     A commit can still fail for the whole batch: foreign keys are checked at commit (Django declares them
     deferred), so a row for a session deleted meanwhile fails the batch there. Then every call of that batch
-    is run again on its own, as it would have been without batching, and each gets its own outcome.
+    is run again on its own, as it would have been without batching, and each gets its own outcome. A call that
+    meets a database error inside a batch (with PostgreSQL and several workers: a deadlock between two batches)
+    is likewise run again on its own once the batch is committed.
     """
 
     def __init__(self, max_batch: int = 200):
@@ -128,7 +133,17 @@ def _run_batch(calls: list[tuple[Any, dict]]) -> list[tuple[bool, Any]]:
         return [_alone(*calls[0])]
     try:
         with transaction.atomic():
-            return [_in_savepoint(func, kwargs) for func, kwargs in calls]
+            outcomes = [_in_savepoint(func, kwargs) for func, kwargs in calls]
     except DatabaseError:
         # The commit failed (see DbBatcher): everything was rolled back; each call again, alone.
         return [_alone(func, kwargs) for func, kwargs in calls]
+    # A call that met a database error inside the batch may have met it for the batch's sake: a deadlock with
+    # another worker's batch (each holds the rows its earlier calls locked), a lock wait. Alone, it gets the
+    # answer it would have got without batching.
+    again = [i for i, (ok, value) in enumerate(outcomes) if not ok and isinstance(value, DatabaseError)]
+    if again:
+        log.info("running %d of %d batched database calls again alone: %s", len(again), len(calls),
+                 type(outcomes[again[0]][1]).__name__)
+        for i in again:
+            outcomes[i] = _alone(*calls[i])
+    return outcomes

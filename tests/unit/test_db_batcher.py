@@ -11,6 +11,17 @@ from chatbot.replies import store_assistant_reply, store_user_question
 from portal import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
+IN_DB_THREAD = db.in_db_thread
+
+
+@pytest.fixture(autouse=True)
+def _close_the_database_thread_connection():
+    # The database thread keeps its connection between calls (portal/db.py); a kept one would keep
+    # PostgreSQL from dropping the test database at the end of the run.
+    yield
+    from django.db import connections
+
+    asyncio.run(IN_DB_THREAD(connections.close_all))
 
 
 @pytest.fixture
@@ -112,3 +123,28 @@ def test_integrity_errors_reach_the_caller(session):
 
     with pytest.raises(IntegrityError):
         asyncio.run(batcher.call(duplicate_insert))
+
+
+def test_a_database_error_inside_a_batch_is_retried_alone(session, hops):
+    # As a deadlock between two workers' batches does on PostgreSQL: the call fails only because it ran inside
+    # the batch's transaction, and alone it succeeds.
+    from django.db import OperationalError, connection
+
+    attempts = []
+
+    def contended(**kwargs):
+        attempts.append(connection.in_atomic_block)
+        if connection.in_atomic_block:
+            raise OperationalError("deadlock detected")
+        return store_user_question(**kwargs)
+
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(
+            batcher.call(store_user_question, session_id=session.id, content="first", request_id="r1"),
+            batcher.call(contended, session_id=session.id, content="contended", request_id="r2"))
+
+    first, contended_result = asyncio.run(scenario())
+    assert first["content"] == "first" and contended_result["content"] == "contended"
+    assert attempts == [True, False] and hops == [2]
