@@ -75,19 +75,22 @@ class DbBatcher:
     A commit can still fail for the whole batch: foreign keys are checked at commit (Django declares them
     deferred), so a row for a session deleted meanwhile fails the batch there. Then every call of that batch
     is run again on its own, as it would have been without batching, and each gets its own outcome. A call that
-    meets a database error inside a batch (with PostgreSQL and several workers: a deadlock between two batches)
-    is likewise run again on its own once the batch is committed.
+    meets a database error inside a batch is likewise run again on its own once the batch is committed. Calls
+    run sorted by the row they write (`lock_order`), so batches of several workers cannot deadlock.
     """
 
     def __init__(self, max_batch: int = 200):
         self.max_batch = max_batch
-        self._calls: list[tuple[Any, dict, asyncio.Future]] = []
+        self._calls: list[tuple[str, Any, dict, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
 
-    async def call(self, func, **kwargs):
+    async def call(self, func, *, lock_order: str = "", **kwargs):
+        """`func(**kwargs)` in the next batch. `lock_order` names the row the call writes (a session key): a batch
+        runs its calls sorted by it, so two workers' batches take row locks in the same order and cannot
+        deadlock on PostgreSQL (they only wait, for one batch at most)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._calls.append((func, kwargs, future))
+        self._calls.append((lock_order, func, kwargs, future))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run_batches())
         return await future
@@ -95,15 +98,16 @@ class DbBatcher:
     async def _run_batches(self) -> None:
         while self._calls:
             batch, self._calls = self._calls[: self.max_batch], self._calls[self.max_batch:]
+            batch.sort(key=lambda call: call[0])  # stable: calls on the same row keep their order
             try:
-                outcomes = await in_db_thread(_run_batch, [(func, kwargs) for func, kwargs, _ in batch])
+                outcomes = await in_db_thread(_run_batch, [(func, kwargs) for _, func, kwargs, _ in batch])
             except BaseException as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
                 outcomes = [(False, exc)] * len(batch)
                 if isinstance(exc, asyncio.CancelledError):
-                    for _, _, future in batch + self._calls:
+                    for *_, future in batch + self._calls:
                         future.cancel()
                     raise
-            for (_, _, future), (ok, value) in zip(batch, outcomes):
+            for (*_, future), (ok, value) in zip(batch, outcomes):
                 if future.done():
                     continue  # its caller gave up
                 if ok:

@@ -214,7 +214,11 @@ class WorkerEngine:
 
     async def _spawn(self, handling) -> None:
         """Run one message's handling as its own task, at most HANDLERS_MAX at once (waits for a slot)."""
-        await self._handler_slots.acquire()
+        try:
+            await self._handler_slots.acquire()
+        except asyncio.CancelledError:
+            handling.close()  # shutting down while waiting for a slot: never started, so never awaited
+            raise
         task = asyncio.create_task(handling)
         self._handlers.add(task)
         task.add_done_callback(self._handler_done)
@@ -343,7 +347,7 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_BUSY,
                 detail="Too many requests are waiting for the model. Please try again in a moment."))
             return
-        user_message, refusal = await self._store_question(event.get("question"), request_id)
+        user_message, refusal = await self._store_question(event.get("question"), request_id, target.session_key)
         if refusal is not None:
             self.pending.pop(request_id)
             await self._deliver(target, refusal)
@@ -371,7 +375,9 @@ class WorkerEngine:
             "user_message": user_message,
         })
 
-    async def _store_question(self, question: dict | None, request_id: str) -> tuple[dict | None, dict | None]:
+    async def _store_question(
+        self, question: dict | None, request_id: str, session_key: str
+    ) -> tuple[dict | None, dict | None]:
         """Store the user's message of a request being accepted: (its JSON, None), or (None, the error event
         that refuses the request) when its session is gone or the database failed.
 
@@ -381,8 +387,9 @@ class WorkerEngine:
         if not question or self.config.chat_question_store is None:
             return None, None
         try:
-            stored = await self.db.call(self.config.chat_question_store, session_id=int(question["session_id"]),
-                                         content=str(question["content"]), request_id=request_id)
+            stored = await self.db.call(self.config.chat_question_store, lock_order=session_key,
+                                        session_id=int(question["session_id"]), content=str(question["content"]),
+                                        request_id=request_id)
         except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
             log.exception("could not store the question of request %s", request_id)
             self.runtime.counters.refused_unavailable += 1
@@ -444,7 +451,8 @@ class WorkerEngine:
     async def _handle_hint(self, session_key: str, hint: dict[str, Any]) -> None:
         received_at = time.time()
         if self.config.maze_hint_store is not None:
-            if not await self.db.call(self.config.maze_hint_store, session_key=session_key, hint=hint):
+            if not await self.db.call(self.config.maze_hint_store, lock_order=session_key, session_key=session_key,
+                                      hint=hint):
                 self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
                 return
         self.runtime.counters.hints_delivered += 1
@@ -526,7 +534,8 @@ class WorkerEngine:
     async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
         try:
             return await self.db.call(
-                self.config.chat_reply_store, session_key=session_key, request_id=request_id or "",
+                self.config.chat_reply_store, lock_order=session_key, session_key=session_key,
+                request_id=request_id or "",
                 text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
             )
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly

@@ -148,3 +148,22 @@ def test_a_database_error_inside_a_batch_is_retried_alone(session, hops):
     first, contended_result = asyncio.run(scenario())
     assert first["content"] == "first" and contended_result["content"] == "contended"
     assert attempts == [True, False] and hops == [2]
+
+
+def test_a_batch_runs_its_calls_in_lock_order(hops):
+    # Two workers' batches then lock the same sessions' rows in the same order: on PostgreSQL they wait for each
+    # other instead of deadlocking (which took PostgreSQL's 1-s detection and refused a question in CI).
+    ran = []
+    batcher = db.DbBatcher()
+
+    def record(name):
+        ran.append(name)
+        return name
+
+    async def scenario():
+        return await asyncio.gather(*(batcher.call(record, lock_order=key, name=f"{key}{i}")
+                                      for i, key in enumerate(["s3", "s1", "s2", "s1"])))
+
+    results = asyncio.run(scenario())
+    assert results == ["s30", "s11", "s22", "s13"]  # each caller its own result
+    assert ran == ["s11", "s13", "s22", "s30"] and hops == [4]  # same row: arrival order kept
