@@ -9,7 +9,6 @@ missing one under its own id.
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 from django.core.checks.security import base
-from django.test.utils import override_settings
 
 AS_DJANGO = {
     "portal.async_middleware.SecurityMiddleware": "django.middleware.security.SecurityMiddleware",
@@ -32,5 +31,9 @@ def check_security_middleware_settings(app_configs, **kwargs):
     ]
     if as_django == listed:
         return missing  # Django's own checks find them and run
+    # Imported here, not at module level: this module loads in every process at start-up (portal/apps.py), and
+    # django.test is only needed when `check --deploy` runs.
+    from django.test.utils import override_settings
+
     with override_settings(MIDDLEWARE=as_django):
         return missing + [message for check in SETTINGS_CHECKS for message in check(app_configs)]

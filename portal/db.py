@@ -101,12 +101,12 @@ class DbBatcher:
             batch.sort(key=lambda call: call[0])  # stable: calls on the same row keep their order
             try:
                 outcomes = await in_db_thread(_run_batch, [(func, kwargs) for _, func, kwargs, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
+            except asyncio.CancelledError:
+                for *_, future in batch + self._calls:
+                    future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
                 outcomes = [(False, exc)] * len(batch)
-                if isinstance(exc, asyncio.CancelledError):
-                    for *_, future in batch + self._calls:
-                        future.cancel()
-                    raise
             for (*_, future), (ok, value) in zip(batch, outcomes):
                 if future.done():
                     continue  # its caller gave up
