@@ -15,7 +15,8 @@ design). Then, at each concurrency c:
   counts as a failure);
 - WebSocket: c sockets, one per session, each sending chat.message and waiting for its chat.reply.
 Reported: success rate, requests/s, p50/p95/p99, the p50 overhead over the floor at the same concurrency, every
-other outcome by status, and the requests still pending in the workers afterwards (must be 0).
+other outcome by status, the CPU each process spent per request (where the two cores go) and the requests still
+pending in the workers afterwards (must be 0).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import paho.mqtt.client as paho
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
-from common import Run, create_users, machine_line, rss_mb, start_platform
+from common import CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, start_platform
 
 from tests.harness.procs import wait_until
 
@@ -211,10 +212,14 @@ def main():
             n = max(args.requests, 2 * c)
             floor_run = floor.measure(n, c)
             print(floor_run.line(), flush=True)
+            cpu = CpuMeter(platform_pids(p))
             print(asyncio.run(http_load(p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
+            print(cpu.line(n), flush=True)
             if not args.skip_ws:
+                cpu = CpuMeter(platform_pids(p))
                 print(asyncio.run(ws_load(ws_base, p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50),
                       flush=True)
+                print(cpu.line(n), flush=True)
             wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
             workers_rss = ", ".join(f"{rss_mb(w.pid):.0f}" for w in p.workers)
             print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne {rss_mb(p.web.pid):.0f} MB, "

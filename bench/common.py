@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,3 +105,35 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (from /proc; the benchmarks run on Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU spent per request by each process of a run: where the two cores go, which no latency figure says."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.before = self._read()
+
+    def _read(self) -> dict[str, float]:
+        readings = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        readings["load generator"] = time.process_time()
+        return readings
+
+    def line(self, requests: int) -> str:
+        after = self._read()
+        parts = [f"{name} {1000 * (after[name] - self.before[name]) / requests:.2f}" for name in after]
+        return f"{'':<36} CPU ms per request: " + ", ".join(parts)
+
+
+def platform_pids(p: Platform) -> dict[str, int]:
+    pids = {"daphne": p.web.pid}
+    pids.update({f"worker {n}": w.pid for n, w in enumerate(p.workers, 1)})
+    pids.update({"responder": p.responder.pid, "redis": p.redis.proc.pid, "mosquitto": p.broker.proc.pid})
+    return pids

@@ -8,6 +8,7 @@ passed over until it proves alive again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -160,27 +161,32 @@ async def request_chat(
     inbox = dispatcher.register(request_id)
     started = asyncio.get_running_loop().time()
     worker_channel = contract.worker_channel(worker)
+    joined = None
     try:
-        await layer.send(worker_channel, contract.chat_request_event(
-            request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
-            accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT, reply_channel=reply_channel, group=group,
-            question=question,
-        ))
-    except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
-        dispatcher.unregister(request_id)
-        log.warning("could not queue chat request %s: %s", request_id, exc)
-        return ChatOutcome(contract.error_event(
-            request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-            detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
-    try:
-        outcome = await _await_outcome(inbox, request_id, started, timeout, on_accepted, worker)
-    except asyncio.CancelledError:
-        # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
-        asyncio.ensure_future(_send_quietly(layer, worker_channel, contract.cancel_event(request_id=request_id)))
-        raise
+        try:
+            if group:
+                # The worker publishes each event once, to the group (whose sockets show it), and the
+                # dispatcher listens there while the request waits: one message per event, not one per listener.
+                await dispatcher.join(group)
+                joined = group
+            await layer.send(worker_channel, contract.chat_request_event(
+                request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
+                accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT,
+                reply_channel=None if group else reply_channel, group=group, question=question,
+            ))
+        except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
+            log.warning("could not queue chat request %s: %s", request_id, exc)
+            return ChatOutcome(contract.error_event(
+                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
+        try:
+            return await _await_outcome(inbox, request_id, started, timeout, on_accepted, worker)
+        except asyncio.CancelledError:
+            # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
+            asyncio.ensure_future(_send_quietly(layer, worker_channel, contract.cancel_event(request_id=request_id)))
+            raise
     finally:
-        dispatcher.unregister(request_id)
-    return outcome
+        dispatcher.unregister(request_id, joined)
 
 
 class ReplyDispatcher:
@@ -197,6 +203,11 @@ class ReplyDispatcher:
         self.waiters: dict[str, asyncio.Queue] = {}
         self._task: asyncio.Task | None = None
         self._naming = asyncio.Lock()
+        # Groups this channel listens to: how many waiting requests need each, and the group_add of each (shared
+        # by every request that joins while it is in flight, so none sends before the subscription is).
+        self._group_users: collections.Counter[str] = collections.Counter()
+        self._group_joins: dict[str, asyncio.Future] = {}
+        self._leaving: set[asyncio.Task] = set()
 
     async def channel(self) -> str:
         if self.name is None:
@@ -211,8 +222,41 @@ class ReplyDispatcher:
         self.waiters[request_id] = queue = asyncio.Queue()
         return queue
 
-    def unregister(self, request_id: str) -> None:
+    def unregister(self, request_id: str, group: str | None = None) -> None:
+        """The request's waiter is gone; pass the group it joined, if it did (see join)."""
         self.waiters.pop(request_id, None)
+        if group is not None:
+            self._release(group)
+
+    async def join(self, group: str) -> None:
+        """Also receive the group's events until the request that joined is unregistered."""
+        self._group_users[group] += 1
+        joining = self._group_joins.get(group)
+        if joining is None or (joining.done() and (joining.cancelled() or joining.exception() is not None)):
+            joining = self._group_joins[group] = asyncio.ensure_future(self.layer.group_add(group, self.name))
+        try:
+            await asyncio.shield(joining)
+        except BaseException:
+            self._release(group)
+            raise
+
+    def _release(self, group: str) -> None:
+        self._group_users[group] -= 1
+        if self._group_users[group] <= 0:
+            del self._group_users[group]
+            self._group_joins.pop(group, None)
+            leaving = asyncio.ensure_future(self._leave_if_unused(group))
+            self._leaving.add(leaving)  # a reference, so the task is not collected before it runs
+            leaving.add_done_callback(self._leaving.discard)
+
+    async def _leave_if_unused(self, group: str) -> None:
+        # Scheduled, not awaited by the request (which may be cancelled); a request joining meanwhile keeps it.
+        if group in self._group_users:
+            return
+        try:
+            await self.layer.group_discard(group, self.name)
+        except Exception as exc:  # noqa: BLE001 - at worst this process gets a few events it ignores
+            log.warning("could not leave %s: %s", group, exc)
 
     async def _read_forever(self) -> None:
         failures = 0
