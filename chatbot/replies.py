@@ -11,9 +11,11 @@ from collections import OrderedDict
 
 from django.db import IntegrityError
 
+from portal.db import with_bulk_form
+
 from .models import ChatMessage, ChatSession
 from .serializers import message_json
-from .services import assistant_message_store, user_message_create
+from .services import assistant_message_store, assistant_messages_create, user_message_create, user_messages_create
 
 log = logging.getLogger("chatbot.replies")
 
@@ -47,6 +49,29 @@ def _without_nul(value):
     return value
 
 
+def store_assistant_replies(calls: list[dict]) -> list[dict | None]:
+    """store_assistant_reply for many calls at once (its bulk form in the worker's batches)."""
+    results: list[dict | None] = [None] * len(calls)
+    rows, positions = [], []
+    for position, call in enumerate(calls):
+        session_id = _session_id(call["session_key"])
+        if session_id is None:
+            log.info("reply for unknown or deleted session dropped (request %s)", call["request_id"] or "-")
+            continue
+        rows.append({"session_id": session_id, "request_id": call["request_id"], "text": _without_nul(call["text"]),
+                     "is_error": call["is_error"], "metadata": _without_nul(call["metadata"])})
+        positions.append(position)
+    for position, message in zip(positions, assistant_messages_create(rows)):
+        results[position] = {"message": message_json(message), "created": True}
+    return results
+
+
+def store_user_questions(calls: list[dict]) -> list[dict]:
+    """store_user_question for many calls at once (its bulk form in the worker's batches)."""
+    return [message_json(message) for message in user_messages_create(calls)]
+
+
+@with_bulk_form(store_assistant_replies)
 def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
     text, metadata = _without_nul(text), _without_nul(metadata)
     session_id = _session_id(session_key)
@@ -62,6 +87,7 @@ def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_er
     return None
 
 
+@with_bulk_form(store_user_questions)
 def store_user_question(*, session_id: int, content: str, request_id: str) -> dict | None:
     """The stored question's JSON; None when its session was deleted meanwhile."""
     try:

@@ -64,6 +64,38 @@ def user_message_create(*, session_id: int, content: str, request_id: str) -> Ch
     return message
 
 
+def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
+    """Many users' messages at once (the worker's batches, see chatbot/replies.py): one INSERT for all of them
+    and one UPDATE of their sessions' activity time. Raises IntegrityError when one was stored already."""
+    messages = ChatMessage.objects.bulk_create([
+        ChatMessage(session_id=q["session_id"], role=ChatMessage.Role.USER, content=q["content"],
+                    request_id=q["request_id"])
+        for q in questions
+    ])
+    if any(message.pk is None for message in messages):  # a database that cannot return the new ids
+        raise IntegrityError("bulk insert returned no ids")
+    ChatSession.objects.filter(pk__in={m.session_id for m in messages}).update(
+        updated_at=max(m.created_at for m in messages))
+    return messages
+
+
+def _assistant_message(*, session_id: int, request_id: str, text: str, is_error: bool, metadata: dict) -> ChatMessage:
+    meta = dict(metadata)
+    if is_error:
+        meta["error"] = True
+    return ChatMessage(session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta,
+                       request_id=request_id)
+
+
+def assistant_messages_create(replies: list[dict]) -> list[ChatMessage]:
+    """Many replies at once, one INSERT (the worker's batches). Raises IntegrityError when one was stored
+    already: then each goes through assistant_message_store, which tells a duplicate from a new reply."""
+    messages = ChatMessage.objects.bulk_create([_assistant_message(**reply) for reply in replies])
+    if any(message.pk is None for message in messages):
+        raise IntegrityError("bulk insert returned no ids")
+    return messages
+
+
 def assistant_message_store(
     *, session: ChatSession | None = None, session_id: int | None = None, request_id: str, text: str,
     is_error: bool, metadata: dict,
@@ -74,17 +106,14 @@ def assistant_message_store(
     (request_id, role), not a prior SELECT, finds duplicates. Raises ChatSession.DoesNotExist when the
     session was deleted meanwhile.
     """
-    meta = dict(metadata)
-    if is_error:
-        meta["error"] = True
     sid = session_id if session_id is not None else session.pk
     try:
         # Its own savepoint when the worker runs this inside a batch's transaction (portal.db.DbBatcher): a
         # failed INSERT then undoes only itself, and the duplicate lookup below can still run.
         with transaction.atomic():
-            message = ChatMessage.objects.create(
-                session_id=sid, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
-            )
+            message = _assistant_message(session_id=sid, request_id=request_id, text=text, is_error=is_error,
+                                         metadata=metadata)
+            message.save(force_insert=True)
     except IntegrityError:
         existing = (ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
                     if request_id else None)

@@ -167,3 +167,78 @@ def test_a_batch_runs_its_calls_in_lock_order(hops):
     results = asyncio.run(scenario())
     assert results == ["s30", "s11", "s22", "s13"]  # each caller its own result
     assert ran == ["s11", "s13", "s22", "s30"] and hops == [4]  # same row: arrival order kept
+
+
+# -- bulk forms: many calls of one function, one INSERT ------------------------------------------------------
+def test_calls_of_a_function_with_a_bulk_form_run_through_it_together(hops):
+    bulk_runs = []
+
+    def double_all(calls):
+        bulk_runs.append(len(calls))
+        return [2 * call["x"] for call in calls]
+
+    @db.with_bulk_form(double_all)
+    def double(*, x):
+        raise AssertionError("run one by one although the bulk form worked")
+
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(*(batcher.call(double, x=i) for i in range(5)))
+
+    assert asyncio.run(scenario()) == [0, 2, 4, 6, 8]
+    assert bulk_runs == [5] and hops == [5]
+
+
+def test_when_the_bulk_form_fails_each_call_runs_alone_and_its_writes_are_undone(session):
+    def store_all_then_fail(calls):
+        services.user_messages_create(calls)
+        raise IntegrityError("a duplicate, say")
+
+    @db.with_bulk_form(store_all_then_fail)
+    def store(**kwargs):
+        return store_user_question(**kwargs)
+
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(*(batcher.call(store, session_id=session.id, content=f"q{i}", request_id=f"r{i}")
+                                      for i in range(3)))
+
+    assert [m["content"] for m in asyncio.run(scenario())] == ["q0", "q1", "q2"]
+    assert ChatMessage.objects.count() == 3  # the bulk form's rows were rolled back with its savepoint
+
+
+def test_questions_and_replies_of_many_sessions_in_one_batch(django_user_model, monkeypatch):
+    bulk_runs = []
+    for func in (store_user_question, store_assistant_reply):
+        def counting(calls, _bulk=func.bulk_form):
+            bulk_runs.append(len(calls))
+            return _bulk(calls)
+        monkeypatch.setattr(func, "bulk_form", counting)
+    owner = django_user_model.objects.create_user("bob", password="pw-bob-123456")
+    sessions = [services.session_create(owner=owner, preset="general") for _ in range(3)]
+    before = {s.id: s.updated_at for s in sessions}
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        questions = await asyncio.gather(*(
+            batcher.call(store_user_question, lock_order=s.session_key, session_id=s.id, content=f"q{n}",
+                         request_id=f"r{n}") for n, s in enumerate(sessions)))
+        replies = await asyncio.gather(*(
+            batcher.call(store_assistant_reply, lock_order=key, session_key=key, request_id=f"r{n}",
+                         text=f"a{n}\x00", is_error=n == 1, metadata={"n": n})
+            for n, key in enumerate([s.session_key for s in sessions] + ["no-such-session"])))
+        return questions, replies
+
+    questions, replies = asyncio.run(scenario())
+    assert bulk_runs == [3, 4]  # each batch went through its bulk form
+    assert [q["content"] for q in questions] == ["q0", "q1", "q2"] and all(q["id"] for q in questions)
+    assert [r["message"]["content"] for r in replies[:3]] == ["a0", "a1", "a2"]  # NUL removed
+    assert [r["created"] for r in replies[:3]] == [True, True, True] and replies[3] is None
+    assert replies[1]["message"]["metadata"] == {"n": 1, "error": True}
+    for s in sessions:  # each session's activity time moved
+        s.refresh_from_db()
+        assert s.updated_at > before[s.id]
+    stored = ChatMessage.objects.filter(request_id="r2").order_by("role").values_list("role", "content", "session")
+    assert list(stored) == [("assistant", "a2", sessions[2].id), ("user", "q2", sessions[2].id)]
