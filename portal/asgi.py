@@ -5,7 +5,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()  # sets Django up before anything imports models
+get_asgi_application()  # sets Django up before anything imports models
+
+from portal.asgi_http import PortalASGIHandler  # noqa: E402
+
+django_asgi_app = PortalASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
