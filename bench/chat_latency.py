@@ -3,6 +3,7 @@
     .venv/bin/python bench/chat_latency.py --requests 1000 --concurrency 1 10 100 1000
     .venv/bin/python bench/chat_latency.py --responder-delay 1 --concurrency 100 1000   # a 1-second LLM
     .venv/bin/python bench/chat_latency.py --workers 2 --concurrency 100                # two workers
+    .venv/bin/python bench/chat_latency.py --webs 2 --concurrency 100                   # two daphne processes
 
 Starts its own mosquitto (set_tcp_nodelay on), Redis, daphne, one worker (or --workers) and the offline
 responder (SQLite), with
@@ -100,20 +101,21 @@ class FloorClient:
 class Target:
     """One chat session and the credentials of its owner."""
 
-    def __init__(self, client, session_id: int):
+    def __init__(self, client, session_id: int, base_url: str):
         self.session_id = session_id
+        self.base_url = base_url  # the daphne process this user's requests go to
         self.cookie = client.cookie_header
         self.headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
                         "Content-Type": "application/json"}
 
 
-async def http_load(base_url: str, targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+async def http_load(targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
     run = Run(f"HTTP chat, concurrency {concurrency}", total=n)
     counter = iter(range(n))
     connector = aiohttp.TCPConnector(limit=0)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async with aiohttp.ClientSession(base_url, connector=connector, timeout=client_timeout,
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout,
                                      cookie_jar=aiohttp.DummyCookieJar()) as http:
         async def user(target: Target) -> None:
             for i in counter:
@@ -121,7 +123,8 @@ async def http_load(base_url: str, targets: list[Target], n: int, concurrency: i
                 body = json.dumps({"session_id": target.session_id, "content": marker})
                 started = time.perf_counter()
                 try:
-                    async with http.post("/api/chatbot/messages", data=body, headers=target.headers) as response:
+                    async with http.post(f"{target.base_url}/api/chatbot/messages", data=body,
+                                         headers=target.headers) as response:
                         status, payload = response.status, await response.read()
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     run.count(type(exc).__name__)
@@ -139,13 +142,14 @@ async def http_load(base_url: str, targets: list[Target], n: int, concurrency: i
     return run
 
 
-async def ws_load(ws_base: str, origin: str, targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+async def ws_load(targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
     run = Run(f"WebSocket chat, concurrency {concurrency}", total=n)
     counter = iter(range(n))
     sockets = []
     for start in range(0, concurrency, 100):  # open them (untimed) in batches, as users arrive
         sockets += await asyncio.gather(*(
-            websockets.connect(f"{ws_base}/ws/chat/{t.session_id}/", origin=origin, open_timeout=60,
+            websockets.connect(f"{t.base_url.replace('http://', 'ws://')}/ws/chat/{t.session_id}/",
+                               origin=t.base_url, open_timeout=60,
                                additional_headers={"Cookie": t.cookie}, max_queue=None)
             for t in targets[start:min(concurrency, start + 100)]))
 
@@ -186,43 +190,48 @@ def main():
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="MQTT workers beside the one daphne (scale-out on one machine; each its own client id)")
+    parser.add_argument("--webs", type=int, default=1,
+                        help="daphne processes; each client talks to one of them, in turn (as behind nginx)")
     args = parser.parse_args()
     most = max(args.concurrency)
     reply_timeout = 45
-    print(machine_line(f"SQLite, one daphne, {args.workers} worker(s), offline responder with a {args.responder_delay:g} s delay, "
+    print(machine_line(f"SQLite, {args.webs} daphne(s), {args.workers} worker(s), offline responder with a {args.responder_delay:g} s delay, "
                        f"{args.requests} requests per run (at least 2 per client), CHAT_RATE_LIMIT=0, WS_FRAME_RATE=0"), flush=True)
     p = start_platform("bench-chat-", CHAT_RATE_LIMIT="0", WS_FRAME_RATE="0", CHAT_REPLY_TIMEOUT=str(reply_timeout),
                        RESPONDER_DELAY=str(args.responder_delay))
     try:
         for n in range(2, args.workers + 1):
             p.start_worker(MQTT_CLIENT_ID=f"bench-worker-{n}")
+        for _ in range(2, args.webs + 1):
+            p.start_web()
+        web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[:len(p.webs)]]
         users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
         create_users(p, users)
         targets = []
         for name in users:
             client = p.client(name)
-            targets += [Target(client, client.new_session()["id"]) for _ in range(SESSIONS_PER_USER)]
+            targets += [Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
+                        for i in range(SESSIONS_PER_USER)]
         print(f"{len(users)} users, {len(targets)} sessions", flush=True)
 
         floor = FloorClient(p.broker.port)
         floor.measure(100, 1)  # warm-up
-        asyncio.run(http_load(p.base_url, targets, 50, 1, reply_timeout + 10))  # warm-up
-        ws_base = p.base_url.replace("http://", "ws://")
+        asyncio.run(http_load(targets, 50, 1, reply_timeout + 10))  # warm-up
         for c in args.concurrency:
             n = max(args.requests, 2 * c)
             floor_run = floor.measure(n, c)
             print(floor_run.line(), flush=True)
             cpu = CpuMeter(platform_pids(p))
-            print(asyncio.run(http_load(p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
+            print(asyncio.run(http_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
             print(cpu.line(n), flush=True)
             if not args.skip_ws:
                 cpu = CpuMeter(platform_pids(p))
-                print(asyncio.run(ws_load(ws_base, p.base_url, targets, n, c, reply_timeout + 10)).line(floor_run.p50),
+                print(asyncio.run(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50),
                       flush=True)
                 print(cpu.line(n), flush=True)
             wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
             workers_rss = ", ".join(f"{rss_mb(w.pid):.0f}" for w in p.workers)
-            print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne {rss_mb(p.web.pid):.0f} MB, "
+            print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne(s) {', '.join(f'{rss_mb(w.pid):.0f}' for w in p.webs)} MB, "
                   f"worker(s) {workers_rss} MB", flush=True)
         floor.close()
     finally:

@@ -133,7 +133,7 @@ class CpuMeter:
 
 
 def platform_pids(p: Platform) -> dict[str, int]:
-    pids = {"daphne": p.web.pid}
+    pids = {f"daphne {n}" if len(p.webs) > 1 else "daphne": w.pid for n, w in enumerate(p.webs, 1)}
     pids.update({f"worker {n}": w.pid for n, w in enumerate(p.workers, 1)})
     pids.update({"responder": p.responder.pid, "redis": p.redis.proc.pid, "mosquitto": p.broker.proc.pid})
     return pids
