@@ -64,6 +64,7 @@ def user_message_create(*, session_id: int, content: str, request_id: str) -> Ch
     return message
 
 
+@transaction.atomic
 def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
     """Many users' messages at once (the worker's batches, see chatbot/replies.py): one INSERT for all of them
     and one UPDATE of their sessions' activity time. Raises IntegrityError when one was stored already."""
@@ -74,8 +75,11 @@ def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
     ])
     if any(message.pk is None for message in messages):  # a database that cannot return the new ids
         raise IntegrityError("bulk insert returned no ids")
-    ChatSession.objects.filter(pk__in={m.session_id for m in messages}).update(
-        updated_at=max(m.created_at for m in messages))
+    sessions = ChatSession.objects.filter(pk__in={m.session_id for m in messages})
+    # Lock the sessions in id order first (PostgreSQL; a no-op on SQLite): an UPDATE of many rows locks them in
+    # whatever order its plan visits them, and two workers' batches locking in different orders would deadlock.
+    list(sessions.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
+    sessions.update(updated_at=max(m.created_at for m in messages))
     return messages
 
 
