@@ -28,10 +28,10 @@ def maze_of(game: MazeGame) -> engine.Maze:
 
 
 def game_for_user(*, user, game_id: int) -> MazeGame:
-    game = reachable_by(MazeGame.objects.select_related("template"), user).filter(id=game_id).first()
-    if game is None:
-        raise Http404("No such maze game.")
-    return game
+    try:
+        return reachable_by(MazeGame.objects.select_related("template"), user).get(id=game_id)
+    except MazeGame.DoesNotExist:
+        raise Http404("No such maze game.") from None
 
 
 def game_by_key_for_user(*, user, session_key: str) -> MazeGame:
