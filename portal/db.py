@@ -100,7 +100,7 @@ class DbBatcher:
             batch, self._calls = self._calls[: self.max_batch], self._calls[self.max_batch:]
             batch.sort(key=lambda call: call[0])  # stable: calls on the same row keep their order
             try:
-                outcomes = await in_db_thread(_run_batch, [(func, kwargs) for _, func, kwargs, _ in batch])
+                outcomes = await in_db_thread(_run_batch, [(key, func, kwargs) for key, func, kwargs, _ in batch])
             except asyncio.CancelledError:
                 for *_, future in batch + self._calls:
                     future.cancel()
@@ -137,7 +137,8 @@ def with_bulk_form(many):
 
     In a batch, two or more calls of the function go to `many` together, in one savepoint: one INSERT for all
     their rows instead of one ORM save, savepoint and statement each (most of the worker's database time).
-    Should `many` raise (a duplicate, say), its calls run one by one as usual, each with its own outcome.
+    Should `many` raise (a duplicate, say), its calls run one by one as usual, each with its own outcome. A call
+    whose row (`lock_order`) another function also writes in the same batch runs one by one too, in its order.
     """
     def mark(func):
         func.bulk_form = many
@@ -145,11 +146,17 @@ def with_bulk_form(many):
     return mark
 
 
-def _in_bulk(calls: list[tuple[Any, dict]]) -> dict[int, tuple[bool, Any]]:
-    """Outcomes of the calls that ran together through their function's bulk form, by position in `calls`."""
+def _in_bulk(calls: list[tuple[str, Any, dict]]) -> dict[int, tuple[bool, Any]]:
+    """Outcomes of the calls that ran together through their function's bulk form, by position in `calls`.
+
+    Only calls whose row no other function writes in this batch: the bulk forms run first, and a session's
+    question and another request's reply arriving together must still be stored in the order they came."""
+    writers: dict[str, set] = {}
+    for key, func, _ in calls:
+        writers.setdefault(key, set()).add(func)
     by_func: dict[Any, list[int]] = {}
-    for position, (func, _) in enumerate(calls):
-        if getattr(func, "bulk_form", None) is not None:
+    for position, (key, func, _) in enumerate(calls):
+        if getattr(func, "bulk_form", None) is not None and len(writers[key]) == 1:
             by_func.setdefault(func, []).append(position)
     outcomes: dict[int, tuple[bool, Any]] = {}
     for func, positions in by_func.items():
@@ -157,7 +164,7 @@ def _in_bulk(calls: list[tuple[Any, dict]]) -> dict[int, tuple[bool, Any]]:
             continue
         try:
             with transaction.atomic():
-                results = func.bulk_form([calls[p][1] for p in positions])
+                results = func.bulk_form([calls[p][2] for p in positions])
                 together = {p: (True, result) for p, result in zip(positions, results, strict=True)}
         except Exception as exc:  # noqa: BLE001 - one by one instead
             log.debug("bulk form of %s failed (%s); running its calls one by one", func.__name__, exc)
@@ -166,12 +173,13 @@ def _in_bulk(calls: list[tuple[Any, dict]]) -> dict[int, tuple[bool, Any]]:
     return outcomes
 
 
-def _run_batch(calls: list[tuple[Any, dict]]) -> list[tuple[bool, Any]]:
+def _run_batch(keyed_calls: list[tuple[str, Any, dict]]) -> list[tuple[bool, Any]]:
+    calls = [(func, kwargs) for _, func, kwargs in keyed_calls]
     if len(calls) == 1:
         return [_alone(*calls[0])]
     try:
         with transaction.atomic():
-            bulk = _in_bulk(calls)
+            bulk = _in_bulk(keyed_calls)
             outcomes = [bulk.get(p) or _in_savepoint(func, kwargs) for p, (func, kwargs) in enumerate(calls)]
     except DatabaseError:
         # The commit failed (see DbBatcher): everything was rolled back; each call again, alone.

@@ -242,3 +242,37 @@ def test_questions_and_replies_of_many_sessions_in_one_batch(django_user_model, 
         assert s.updated_at > before[s.id]
     stored = ChatMessage.objects.filter(request_id="r2").order_by("role").values_list("role", "content", "session")
     assert list(stored) == [("assistant", "a2", sessions[2].id), ("user", "q2", sessions[2].id)]
+
+
+def test_a_reply_and_a_question_of_one_session_in_one_batch_keep_their_order(django_user_model, monkeypatch):
+    # Bulk forms run before the batch's other calls, so a session written by two functions in one batch is left
+    # out of them: its history must read question, reply, next question -- the order they came in.
+    bulk_runs = []
+    real = store_user_question.bulk_form
+
+    def counting(calls):
+        bulk_runs.append([c["request_id"] for c in calls])
+        return real(calls)
+
+    monkeypatch.setattr(store_user_question, "bulk_form", counting)
+    owner = django_user_model.objects.create_user("carol", password="pw-carol-123456")
+    busy, quiet, other = (services.session_create(owner=owner, preset="general") for _ in range(3))
+    store_user_question(session_id=busy.id, content="q0", request_id="r0")
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await asyncio.gather(
+            batcher.call(store_assistant_reply, lock_order=busy.session_key, session_key=busy.session_key,
+                         request_id="r0", text="a0", is_error=False, metadata={}),
+            batcher.call(store_user_question, lock_order=busy.session_key, session_id=busy.id, content="q1",
+                         request_id="r1"),
+            batcher.call(store_user_question, lock_order=quiet.session_key, session_id=quiet.id, content="q2",
+                         request_id="r2"),
+            batcher.call(store_user_question, lock_order=other.session_key, session_id=other.id, content="q3",
+                         request_id="r3"))
+
+    reply, *questions = asyncio.run(scenario())
+    assert reply["created"] and [q["content"] for q in questions] == ["q1", "q2", "q3"]
+    assert sorted(bulk_runs[0]) == ["r2", "r3"]  # the busy session's question went one by one
+    history = ChatMessage.objects.filter(session=busy).order_by("id").values_list("content", flat=True)
+    assert list(history) == ["q0", "a0", "q1"]
