@@ -49,21 +49,25 @@ def _without_nul(value):
     return value
 
 
+def _reply_row(*, session_key: str, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
+    """The reply as assistant_message_store's arguments; None (logged) when its session is unknown or gone."""
+    session_id = _session_id(session_key)
+    if session_id is None:
+        _log_dropped(request_id)
+        return None
+    return {"session_id": session_id, "request_id": request_id, "text": _without_nul(text), "is_error": is_error,
+            "metadata": _without_nul(metadata)}
+
+
+def _log_dropped(request_id: str) -> None:
+    log.info("reply for unknown or deleted session dropped (request %s)", request_id or "-")
+
+
 def store_assistant_replies(calls: list[dict]) -> list[dict | None]:
     """store_assistant_reply for many calls at once (its bulk form in the worker's batches)."""
-    results: list[dict | None] = [None] * len(calls)
-    rows, positions = [], []
-    for position, call in enumerate(calls):
-        session_id = _session_id(call["session_key"])
-        if session_id is None:
-            log.info("reply for unknown or deleted session dropped (request %s)", call["request_id"] or "-")
-            continue
-        rows.append({"session_id": session_id, "request_id": call["request_id"], "text": _without_nul(call["text"]),
-                     "is_error": call["is_error"], "metadata": _without_nul(call["metadata"])})
-        positions.append(position)
-    for position, message in zip(positions, assistant_messages_create(rows)):
-        results[position] = {"message": message_json(message), "created": True}
-    return results
+    rows = [_reply_row(**call) for call in calls]
+    stored = iter(assistant_messages_create([row for row in rows if row is not None]))
+    return [None if row is None else {"message": message_json(next(stored)), "created": True} for row in rows]
 
 
 def store_user_questions(calls: list[dict]) -> list[dict]:
@@ -73,18 +77,16 @@ def store_user_questions(calls: list[dict]) -> list[dict]:
 
 @with_bulk_form(store_assistant_replies)
 def store_assistant_reply(*, session_key: str, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
-    text, metadata = _without_nul(text), _without_nul(metadata)
-    session_id = _session_id(session_key)
-    if session_id is not None:
-        try:
-            message, created = assistant_message_store(
-                session_id=session_id, request_id=request_id, text=text, is_error=is_error, metadata=metadata
-            )
-            return {"message": message_json(message), "created": created}
-        except ChatSession.DoesNotExist:
-            _SESSION_IDS.pop(session_key, None)
-    log.info("reply for unknown or deleted session dropped (request %s)", request_id or "-")
-    return None
+    row = _reply_row(session_key=session_key, request_id=request_id, text=text, is_error=is_error, metadata=metadata)
+    if row is None:
+        return None
+    try:
+        message, created = assistant_message_store(**row)
+    except ChatSession.DoesNotExist:
+        _SESSION_IDS.pop(session_key, None)
+        _log_dropped(request_id)
+        return None
+    return {"message": message_json(message), "created": created}
 
 
 @with_bulk_form(store_user_questions)

@@ -73,8 +73,7 @@ def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
                     request_id=q["request_id"])
         for q in questions
     ])
-    if any(message.pk is None for message in messages):  # a database that cannot return the new ids
-        raise IntegrityError("bulk insert returned no ids")
+    _require_ids(messages)
     sessions = ChatSession.objects.filter(pk__in={m.session_id for m in messages})
     # Lock the sessions in id order first (PostgreSQL; a no-op on SQLite): an UPDATE of many rows locks them in
     # whatever order its plan visits them, and two workers' batches locking in different orders would deadlock.
@@ -95,9 +94,14 @@ def assistant_messages_create(replies: list[dict]) -> list[ChatMessage]:
     """Many replies at once, one INSERT (the worker's batches). Raises IntegrityError when one was stored
     already: then each goes through assistant_message_store, which tells a duplicate from a new reply."""
     messages = ChatMessage.objects.bulk_create([_assistant_message(**reply) for reply in replies])
+    _require_ids(messages)
+    return messages
+
+
+def _require_ids(messages: list[ChatMessage]) -> None:
+    """A bulk insert on a database that cannot return the new ids: refused, so the caller stores one by one."""
     if any(message.pk is None for message in messages):
         raise IntegrityError("bulk insert returned no ids")
-    return messages
 
 
 def assistant_message_store(
