@@ -188,6 +188,7 @@ def main():
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--responder-delay", type=float, default=0.0, help="seconds: simulates a slow LLM")
     parser.add_argument("--skip-ws", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="MQTT workers beside the one daphne (scale-out on one machine; each its own client id)")
     parser.add_argument("--webs", type=int, default=1,
@@ -221,9 +222,10 @@ def main():
             n = max(args.requests, 2 * c)
             floor_run = floor.measure(n, c)
             print(floor_run.line(), flush=True)
-            cpu = CpuMeter(platform_pids(p))
-            print(asyncio.run(http_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
-            print(cpu.line(n), flush=True)
+            if not args.skip_http:
+                cpu = CpuMeter(platform_pids(p))
+                print(asyncio.run(http_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
+                print(cpu.line(n), flush=True)
             if not args.skip_ws:
                 cpu = CpuMeter(platform_pids(p))
                 print(asyncio.run(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50),

@@ -172,10 +172,11 @@ if REDIS_URL:
         "default": {
             # Redis pub/sub: a send is one PUBLISH and a receive is pushed to the subscriber, against four to six
             # round trips per message for channels_redis.core's sorted-set queues; a chat turn crosses the layer
-            # four times. Nothing is queued for a channel nobody reads, which every sender here expects: chat
-            # requests go to a worker chosen among the live ones and are answered 503 if it does not
-            # acknowledge within CHAT_ACCEPT_TIMEOUT; replies and hints are stored before they are sent.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # three times, and the publishes that pile up in a process go out together (portal/channel_layer.py).
+            # Nothing is queued for a channel nobody reads, which every sender here expects: chat requests go to
+            # a worker chosen among the live ones and are answered 503 if it does not acknowledge within
+            # CHAT_ACCEPT_TIMEOUT; replies and hints are stored before they are sent.
+            "BACKEND": "portal.channel_layer.CoalescingPubSubChannelLayer",
             "CONFIG": {
                 # Several URLs shard the layer: each channel and group lives on one server, by a consistent hash
                 # of its name. Shared worker state and rate limits stay on REDIS_URL.

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from portal.channel_layer import CoalescingPubSubChannelLayer
 from portal.mqtt import contract
 from portal.mqtt.gateway import ReplyDispatcher
 from tests.harness.procs import RedisServer
@@ -24,7 +24,7 @@ def redis_server(tmp_path_factory):
 def run(redis_server, scenario):
     """Runs `scenario(dispatcher, layer, subscribers)` on a fresh layer; subscribers(group) is Redis's count."""
     async def main():
-        layer = RedisPubSubChannelLayer(hosts=[redis_server.url], prefix="t")
+        layer = CoalescingPubSubChannelLayer(hosts=[redis_server.url], prefix="t")
         probe = aioredis.from_url(redis_server.url)
 
         async def subscribers(group: str) -> int:
