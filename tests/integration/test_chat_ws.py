@@ -143,21 +143,24 @@ def test_deleting_the_session_closes_its_sockets_with_4404(platform, alice):
         assert closed.value.rcvd.code == 4404
 
 
+def _redis_calls(platform, command: str) -> int:
+    import redis
+
+    stats = redis.Redis.from_url(platform.redis.url).info("commandstats")
+    return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
 def test_each_chat_event_crosses_redis_once(platform, alice):
     # The request to the worker, then its acceptance and its reply, each one PUBLISH: the worker sends events to
     # the session's group only, and the waiting request listens there (before: a copy for the waiter too).
-    import redis
-
-    def publishes() -> int:
-        stats = redis.Redis.from_url(platform.redis.url).info("commandstats")
-        return stats.get("cmdstat_publish", {}).get("calls", 0)
-
     session = alice.new_session()
     with open_socket(platform, alice, session["id"]) as ws:
         time.sleep(0.5)  # the socket's own group subscription is done
-        before = publishes()
+        before = _redis_calls(platform, "publish"), _redis_calls(platform, "subscribe")
         for n in range(5):
             ws.send(json.dumps({"type": "chat.message", "content": f"count {n}"}))
             events = [receive(ws), receive(ws)]
             assert [e["type"] for e in events] == ["chat.accepted", "chat.reply"]
-        assert publishes() - before == 3 * 5
+        after = _redis_calls(platform, "publish"), _redis_calls(platform, "subscribe")
+        assert (after[0] - before[0], after[1] - before[1]) == (3 * 5, 0)
+

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
+from portal import heap
 from portal.mqtt.engine import EngineConfig, WorkerEngine
 from portal.mqtt.identity import claim_client_id
 from portal.mqtt.shared_state import redis_client
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        heap.settle()
         exit_code = asyncio.run(self._serve(options.get("client_id")))
         if exit_code:
             raise SystemExit(exit_code)
