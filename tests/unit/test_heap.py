@@ -16,7 +16,7 @@ def test_settle_exempts_what_exists_and_still_collects_later_cycles():
     try:
         heap.settle()
         assert gc.get_freeze_count() > 10_000  # Django, the models and this test run's modules
-        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *thresholds[1:])
+        assert gc.get_threshold() == thresholds  # see heap.py: a higher threshold cost memory
 
         class Node:
             pass
@@ -35,9 +35,9 @@ def test_settle_exempts_what_exists_and_still_collects_later_cycles():
 def test_daphnes_entry_point_settles_the_heap_once_everything_is_loaded():
     env = {**os.environ, "SECRET_KEY": "x", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    probe = "import gc, portal.asgi; print(gc.get_freeze_count(), gc.get_threshold()[0])"
+    probe = "import gc, portal.asgi; print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    frozen, young = map(int, out.stdout.split())
-    assert frozen > 50_000 and young == heap.YOUNG_THRESHOLD
+    frozen, oldest = map(int, out.stdout.split())
+    assert frozen > 50_000 and oldest < frozen / 100  # what full collections would walk: almost nothing
