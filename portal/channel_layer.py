@@ -43,29 +43,34 @@ class CoalescingShardConnection(RedisSingleShardConnection):
                         for channel, message, _ in batch:
                             pipe.publish(channel, message)
                         await pipe.execute()
-            except BaseException as exc:  # noqa: BLE001 - every sender in the batch gets Redis's error
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else ConnectionError(repr(exc)))
-                if not isinstance(exc, Exception):  # cancelled (the layer is closing): the rest fail too
-                    self._fail_waiting(exc)
-                    raise
+            except Exception as exc:  # noqa: BLE001 - every sender in the batch gets Redis's error
+                _settle(batch, exc)
                 continue
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+            except BaseException as exc:  # cancelled: the layer is closing, so this batch and the rest fail
+                _settle(batch, ConnectionError(f"channel layer closed ({exc!r})"))
+                self._fail_waiting(exc)
+                raise
+            _settle(batch, None)
 
     def _fail_waiting(self, exc: BaseException) -> None:
         waiting, self._outbox = self._outbox, []
-        for _, _, done in waiting:
-            if not done.done():
-                done.set_exception(ConnectionError(f"channel layer closed ({exc!r})"))
+        _settle(waiting, ConnectionError(f"channel layer closed ({exc!r})"))
 
     async def flush(self):
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
         self._fail_waiting(asyncio.CancelledError())
         await super().flush()
+
+
+def _settle(sends: list[tuple[str, bytes, asyncio.Future]], error: Exception | None) -> None:
+    """Each sender still waiting learns its outcome: sent (error None) or the error."""
+    for _, _, done in sends:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 class CoalescingLoopLayer(RedisPubSubLoopLayer):

@@ -3,7 +3,7 @@
 Measured in a Django shell on this project's SQLite (2-core AMD EPYC): `Model.objects.get(...)` costs 450-670 µs,
 of which running the query is ~60 µs; the rest is building and compiling the same QuerySet every time. A JSON API
 chat request makes three such lookups (its session row, its user, the chat session). Here the SELECT for a model
-and a set of fields is built once per database, and run with `Model.objects.raw()` (~165 µs), which still returns
+and a set of fields is built once per database, and run with `Model.objects.raw()` (165-300 µs), which still returns
 a model instance with Django's converters applied (aware datetimes, booleans). Plain equality only: any other
 query stays an ORM query.
 """
