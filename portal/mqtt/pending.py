@@ -81,39 +81,49 @@ class PendingRegistry:
 
 
 class RecentIds:
-    """A bounded memory of recent request ids that are no longer waiting: whether each was answered, and its
-    session (so a late reply that names another session can be refused).
+    """A bounded memory of recent request ids that are no longer waiting: how each ended, and its session (so a
+    late reply that names another session can be refused).
 
     An answered id seen again is a duplicate delivery (dropped); an abandoned one (timed out, cancelled,
-    shut down) may still get its late reply, which is then stored for that request and nobody else.
+    shut down) may still get its late reply, which is then stored for that request and nobody else; a refused
+    one (its question could not be stored after it was published) gets its reply dropped: no answer is kept
+    without its question.
     """
+
+    ANSWERED, ABANDONED, REFUSED = "answered", "abandoned", "refused"
 
     def __init__(self, max_size: int = 10000):
         self.max_size = max_size
-        self._answered: OrderedDict[str, bool] = OrderedDict()
+        self._ends: OrderedDict[str, str] = OrderedDict()
         self._sessions: dict[str, str] = {}
 
-    def _put(self, request_id: str, answered: bool, session_key: str | None) -> None:
-        self._answered[request_id] = answered
-        self._answered.move_to_end(request_id)
+    def _put(self, request_id: str, end: str, session_key: str | None) -> None:
+        self._ends[request_id] = end
+        self._ends.move_to_end(request_id)
         if session_key is not None:
             self._sessions[request_id] = session_key
-        while len(self._answered) > self.max_size:
-            oldest, _ = self._answered.popitem(last=False)
+        while len(self._ends) > self.max_size:
+            oldest, _ = self._ends.popitem(last=False)
             self._sessions.pop(oldest, None)
 
     def mark_answered(self, request_id: str, session_key: str | None = None) -> None:
-        self._put(request_id, True, session_key)
+        self._put(request_id, self.ANSWERED, session_key)
 
     def mark_abandoned(self, request_id: str, session_key: str | None = None) -> None:
-        if not self._answered.get(request_id):
-            self._put(request_id, False, session_key)
+        if self._ends.get(request_id) not in (self.ANSWERED, self.REFUSED):
+            self._put(request_id, self.ABANDONED, session_key)
+
+    def mark_refused(self, request_id: str, session_key: str | None = None) -> None:
+        self._put(request_id, self.REFUSED, session_key)
 
     def is_answered(self, request_id: str) -> bool:
-        return self._answered.get(request_id, False)
+        return self._ends.get(request_id) == self.ANSWERED
+
+    def is_refused(self, request_id: str) -> bool:
+        return self._ends.get(request_id) == self.REFUSED
 
     def session_of(self, request_id: str) -> str | None:
         return self._sessions.get(request_id)
 
     def __contains__(self, request_id: str) -> bool:
-        return request_id in self._answered
+        return request_id in self._ends
