@@ -29,6 +29,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-from portal import heap  # noqa: E402
+from portal import daphne_requests, heap  # noqa: E402
+
+daphne_requests.skip_twisted_form_parsing()
 
 heap.settle()
