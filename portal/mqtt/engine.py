@@ -131,6 +131,8 @@ class WorkerEngine:
         self._inbound: asyncio.Queue | None = None
         self._accepting = True
         self._handlers: set[asyncio.Task] = set()
+        # request id -> the store of its question, while it runs (a reply to it waits for it).
+        self._questions: dict[str, asyncio.Task] = {}
         self._handler_slots: asyncio.Semaphore | None = None
         m = config.mqtt
         self.probe_topic = f"{m['TOPIC_PROBE'].rstrip('/')}/{client_id}"
@@ -365,12 +367,12 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE,
                 detail="The chat service lost its connection to the language model. Please try again."))
             return  # nothing was stored: a request nobody accepted leaves nothing behind
-        question = target.extra["question"] = asyncio.create_task(
+        question = self._questions[request_id] = asyncio.create_task(
             self._store_question(event.get("question"), request_id, target.session_key))
+        question.add_done_callback(lambda _: self._questions.pop(request_id, None))
         user_message, refusal = await asyncio.shield(question)
         if refusal is not None:
             self.pending.pop(request_id)
-            self.recent.mark_refused(request_id, target.session_key)
             await self._deliver(target, refusal)
             return
         target.extra["user_message"] = user_message
@@ -399,13 +401,17 @@ class WorkerEngine:
         except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
             log.exception("could not store the question of request %s", request_id)
             self.runtime.counters.refused_unavailable += 1
-            return None, contract.error_event(
+            refusal = contract.error_event(
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
                 detail="Your message could not be saved right now. Please try again.")
-        if stored is None:
-            return None, contract.error_event(
+        else:
+            if stored is not None:
+                return stored, None
+            refusal = contract.error_event(
                 request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists.")
-        return stored, None
+        # Marked before this store counts as done, so no reply to it (on time or late) can slip through unkept.
+        self.recent.mark_refused(request_id, session_key)
+        return None, refusal
 
     # -- MQTT -> web -------------------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:
@@ -496,9 +502,6 @@ class WorkerEngine:
             if request is None and self.recent.is_answered(address.request_id):
                 self.runtime.counters.replies_duplicate += 1
                 return
-            if request is None and self.recent.is_refused(address.request_id):
-                self.runtime.counters.replies_unkept += 1  # its question could not be stored
-                return
         else:
             # The fallback topic carries no request id: the oldest waiting request of the session owns it.
             request = self.pending.pop_oldest_for_session(address.session_key)
@@ -506,9 +509,11 @@ class WorkerEngine:
         if request_id:
             # Before the store is awaited: a second copy of this reply arriving meanwhile is then a duplicate.
             self.recent.mark_answered(request_id, request.session_key if request else address.session_key)
-        question = request.extra.get("question") if request else None
-        if question is not None and (await asyncio.shield(question))[1] is not None:
-            # The question could not be stored: the request's handler refuses it (and marks it so).
+        question = self._questions.get(request_id) if request_id else None
+        if question is not None:
+            await asyncio.shield(question)  # stored after its question, whether it is on time or late
+        if request_id and self.recent.is_refused(request_id):
+            # Its question could not be stored (the request's handler tells its waiter): not kept without it.
             self.runtime.counters.replies_unkept += 1
             return
         stored = await self._store_reply(address.session_key, request_id, reply)

@@ -107,7 +107,8 @@ class RecentIds:
             self._sessions.pop(oldest, None)
 
     def mark_answered(self, request_id: str, session_key: str | None = None) -> None:
-        self._put(request_id, self.ANSWERED, session_key)
+        if self._ends.get(request_id) != self.REFUSED:  # refused stays refused: its replies are never kept
+            self._put(request_id, self.ANSWERED, session_key)
 
     def mark_abandoned(self, request_id: str, session_key: str | None = None) -> None:
         if self._ends.get(request_id) not in (self.ANSWERED, self.REFUSED):

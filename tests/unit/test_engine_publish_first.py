@@ -9,6 +9,7 @@ wire and plugs recording store hooks into the engine's hook points (EngineConfig
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -38,14 +39,16 @@ class RecordingStores:
     """The chat app's two store hooks, recording their order; the question store holds until the LLM has the
     request (at most 5 s), so a worker that stored before publishing is caught waiting."""
 
-    def __init__(self, question_outcome: str):
+    def __init__(self, question_outcome: str, hold_question: float = 0.0):
         self.question_outcome = question_outcome
+        self.hold_question = hold_question  # seconds the question's store takes once the LLM has the request
         self.llm_has_request = threading.Event()
         self.question_waited_for_llm = None
         self.calls: list[str] = []
 
     def question(self, *, session_id, content, request_id):
         self.question_waited_for_llm = self.llm_has_request.wait(5)
+        time.sleep(self.hold_question)
         self.calls.append("question")
         if self.question_outcome == "database error":
             raise RuntimeError("database unavailable")
@@ -59,8 +62,10 @@ class RecordingStores:
                 "created": True}
 
 
-def run_one_turn(servers, stores: RecordingStores) -> tuple[list[dict], WorkerEngine]:
-    """One chat request through a fresh engine, answered by the test's LLM at once; the events its waiter got."""
+def run_one_turn(servers, stores: RecordingStores, *, timeout: float = 10, llm_delay: float = 0.0,
+                 settle: float = 0.3) -> tuple[list[dict], WorkerEngine]:
+    """One chat request through a fresh engine, answered by the test's LLM after `llm_delay`; the events its
+    waiter got up to the first final one, and the engine (`settle` seconds later, for its counters)."""
     broker, redis = servers
     mqtt = {**settings.MQTT, "BROKER_HOST": "127.0.0.1", "BROKER_PORT": broker.port}
     llm = MqttPeer(broker.port, subscribe=(mqtt["TOPIC_USER_INPUT"],))
@@ -69,6 +74,7 @@ def run_one_turn(servers, stores: RecordingStores) -> tuple[list[dict], WorkerEn
         topic, payload, *_ = llm.next_message(timeout=10)
         request = json.loads(payload)
         stores.llm_has_request.set()
+        time.sleep(llm_delay)
         llm.publish(request["replyTopic"], json.dumps({"response": f"answer to {request['message']}"}))
 
     responder = threading.Thread(target=answer_requests, daemon=True)
@@ -90,13 +96,13 @@ def run_one_turn(servers, stores: RecordingStores) -> tuple[list[dict], WorkerEn
                 await asyncio.sleep(0.05)
             waiter = await layer.new_channel()
             await layer.send(contract.worker_channel("engine-test"), contract.chat_request_event(
-                request_id="r1", session_key="s1", payload={"sessionId": "s1", "message": "hello"}, timeout=10,
+                request_id="r1", session_key="s1", payload={"sessionId": "s1", "message": "hello"}, timeout=timeout,
                 accept_by=9e9, reply_channel=waiter, group=None, question={"session_id": 1, "content": "hello"},
             ))
             events = []
             while not events or events[-1]["type"] == contract.CHAT_ACCEPTED:
                 events.append(await asyncio.wait_for(layer.receive(waiter), 10))
-            await asyncio.sleep(0.3)  # a reply that should be dropped has had time to be stored, wrongly
+            await asyncio.sleep(settle)  # a reply that should be dropped has had time to be stored, wrongly
             return events, engine
         finally:
             stop.set()
@@ -135,3 +141,15 @@ def test_a_reply_whose_question_could_not_be_stored_is_not_kept(servers, outcome
     assert stores.calls == ["question"]  # the reply came, and was not stored
     assert engine.runtime.counters.replies_unkept == 1
     assert engine.runtime.counters.replies_delivered == 0
+
+
+def test_a_late_reply_waits_for_its_question_and_is_not_kept_if_that_fails(servers):
+    # The request times out while its question is still being written; its reply comes after the timeout but
+    # before the write fails. Stored at once as a late reply, it would be kept without its question.
+    stores = RecordingStores("database error", hold_question=1.5)
+    events, engine = run_one_turn(servers, stores, timeout=0.5, llm_delay=0.9, settle=1.5)
+    assert [e["type"] for e in events] == [contract.CHAT_ERROR]
+    assert events[0]["code"] == contract.ERROR_TIMEOUT
+    assert stores.calls == ["question"]
+    assert engine.runtime.counters.replies_unkept == 1
+    assert engine.runtime.counters.replies_late == 0

@@ -51,6 +51,17 @@ def test_recent_ids_tell_duplicates_from_late_replies_and_forget_the_oldest():
     assert "a" not in recent and "c" in recent
 
 
+def test_a_refused_request_stays_refused_whatever_comes_after():
+    # Refused once its question could not be stored: its replies are never kept, on time, late or duplicated.
+    recent = RecentIds()
+    recent.mark_abandoned("r")  # timed out while its question was being written
+    recent.mark_refused("r", "s1")
+    recent.mark_answered("r")  # its reply arriving
+    recent.mark_abandoned("r")
+    assert recent.is_refused("r") and not recent.is_answered("r")
+    assert recent.session_of("r") == "s1"
+
+
 def test_reconnect_delays_start_short_grow_and_stay_capped():
     delays = list(itertools.islice(reconnect_delays(0.2, 30.0), 200))
     assert delays[0] <= 0.2  # first retry well under a second
