@@ -1,4 +1,5 @@
-"""Django's ASGI handler, without a thread of its own for each request to an async view.
+"""Django's ASGI handler, without a thread of its own for each request to an async view, and without the
+reference cycle that made every request wait for a full garbage collection (listen_for_disconnect below).
 
 Django's handler gives every request a ThreadSensitiveContext: its sync code runs on a thread made for that
 request, started on first use and stopped at the end. Sync views need that (two slow ones must not queue behind
@@ -27,8 +28,24 @@ def serves_async_view(path: str) -> bool:
 
 
 class PortalASGIHandler(ASGIHandler):
+    async def listen_for_disconnect(self, receive):
+        """Django's raises RequestAborted on the client's disconnect, which daphne sends once a response is done,
+        so for every request. handle() re-raises it from the finished task and ignores it -- and the exception's
+        traceback then holds handle()'s frame, which holds the task, which holds the exception: a reference cycle
+        that kept every request's objects alive until a full garbage collection. Returning instead of raising
+        is the same to handle() (it treats both as "the client went away") and leaves no cycle."""
+        message = await receive()
+        if message["type"] != "http.disconnect":
+            await super().listen_for_disconnect(_replay(message))  # Django's answer to anything else
+
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and not scope.get("root_path") and serves_async_view(scope["path"]):
             await self.handle(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+def _replay(message):
+    async def receive():
+        return message
+    return receive
