@@ -9,6 +9,8 @@ collected; only the objects that existed at startup are exempt.
 
 Tried and not kept: also raising generation 0's threshold (CPython's 700) to 10,000 or 50,000 cut CPU per turn
 by ~10 %, but daphne's RSS then sat ~40 MB higher and kept creeping over 80,000 requests (README, Benchmarks).
+Most of that was cyclic garbage: every HTTP request was a reference cycle until portal/asgi_http.py and
+portal/async_middleware.py broke them. Tried again after that: no measurable gain, so still not kept.
 """
 from __future__ import annotations
 
