@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.urls import Resolver404, get_resolver
 
@@ -32,11 +33,12 @@ class PortalASGIHandler(ASGIHandler):
         """Django's raises RequestAborted on the client's disconnect, which daphne sends once a response is done,
         so for every request. handle() re-raises it from the finished task and ignores it -- and the exception's
         traceback then holds handle()'s frame, which holds the task, which holds the exception: a reference cycle
-        that kept every request's objects alive until a full garbage collection. Returning instead of raising
-        is the same to handle() (it treats both as "the client went away") and leaves no cycle."""
-        message = await receive()
-        if message["type"] != "http.disconnect":
-            await super().listen_for_disconnect(_replay(message))  # Django's answer to anything else
+        that kept every request's objects alive until a full garbage collection. Ending the task normally is the
+        same to handle() (it treats both as "the client went away") and leaves no cycle."""
+        try:
+            await super().listen_for_disconnect(receive)
+        except RequestAborted:
+            return
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and not scope.get("root_path") and serves_async_view(scope["path"]):
@@ -44,8 +46,3 @@ class PortalASGIHandler(ASGIHandler):
         else:
             await super().__call__(scope, receive, send)
 
-
-def _replay(message):
-    async def receive():
-        return message
-    return receive

@@ -390,7 +390,8 @@ class WorkerEngine:
         that refuses the request) when its session is gone or the database failed.
 
         The worker, not the web process, writes it: then every chat write happens on this one database thread
-        (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing.
+        (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing. A refused
+        request is marked so in `recent`, so its reply, which the model is already working on, is never kept.
         """
         if not question or self.config.chat_question_store is None:
             return None, None
