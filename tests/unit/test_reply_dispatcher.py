@@ -1,6 +1,7 @@
 """The web process's reply dispatcher listening to a session's group while a request on it waits
 (portal/mqtt/gateway.py): the worker publishes each event once, to the group, so the dispatcher must be
-subscribed before the request leaves, and must unsubscribe once no waiting request needs the group.
+subscribed before the request leaves, and must unsubscribe once no waiting request has needed the group for a
+while (it lingers, so a user's next message on the session needs no new subscription).
 
 Against a real Redis server with the production channel layer (Redis pub/sub)."""
 import asyncio
@@ -21,8 +22,9 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
-def run(redis_server, scenario):
-    """Runs `scenario(dispatcher, layer, subscribers)` on a fresh layer; subscribers(group) is Redis's count."""
+def run(redis_server, scenario, linger=0.0):
+    """Runs `scenario(dispatcher, layer, subscribers)` on a fresh layer; subscribers(group) is Redis's count.
+    The dispatcher leaves a group `linger` s after its last request ended (0: at once)."""
     async def main():
         layer = CoalescingPubSubChannelLayer(hosts=[redis_server.url], prefix="t")
         probe = aioredis.from_url(redis_server.url)
@@ -32,7 +34,7 @@ def run(redis_server, scenario):
             (_, count), = await probe.pubsub_numsub(layer._get_group_channel_name(group))
             return count
 
-        dispatcher = ReplyDispatcher(layer)
+        dispatcher = ReplyDispatcher(layer, linger=linger)
         await dispatcher.channel()
         try:
             await scenario(dispatcher, layer, subscribers)
@@ -102,3 +104,32 @@ def test_leaving_keeps_a_socket_of_the_same_process_in_the_group(redis_server):
         await layer.group_send("chat.s1", {"type": "chat.session_changed"})
         assert (await asyncio.wait_for(layer.receive(socket_channel), 2))["type"] == "chat.session_changed"
     run(redis_server, scenario)
+
+
+def test_a_group_lingers_so_the_next_request_on_it_needs_no_new_subscription(redis_server):
+    async def scenario(dispatcher, layer, subscribers):
+        adds = []
+        real_group_add = layer.group_add
+
+        async def counting_group_add(group, channel):
+            adds.append(group)
+            await real_group_add(group, channel)
+
+        layer.group_add = counting_group_add
+        dispatcher.register("r1")
+        await dispatcher.join("chat.s1")
+        dispatcher.unregister("r1", "chat.s1")
+        assert await subscribers("chat.s1") == 1  # still subscribed after its request ended
+
+        second = dispatcher.register("r2")
+        await dispatcher.join("chat.s1")
+        assert adds == ["chat.s1"]  # the second request joined without a new SUBSCRIBE
+        await layer.group_send("chat.s1", reply("r2"))
+        assert (await asyncio.wait_for(second.get(), 2))["request_id"] == "r2"
+        dispatcher.unregister("r2", "chat.s1")
+
+        await asyncio.sleep(0.3)  # the linger counts from the last request's end, not the first's
+        assert await subscribers("chat.s1") == 1
+        await asyncio.sleep(0.6)
+        assert await subscribers("chat.s1") == 0  # and then it is left
+    run(redis_server, scenario, linger=0.5)
