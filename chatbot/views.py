@@ -7,7 +7,6 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from portal.api import json_api
-from portal.db import run_db
 from portal.http import json_error, parse_json_object
 from prompts.services import template_for_user
 
@@ -74,12 +73,16 @@ def session_messages(request, session_id: int):
     return JsonResponse({"messages": [message_json(m) for m in selectors.messages_for_session(session=session)]})
 
 
-@json_api("POST")
-async def message_create(request):
-    """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
+def _message_post_and_session(request, user):
+    """The validated body and the user's chat session it names (400 or 404 otherwise); read with the user."""
     post = validation.message_post(parse_json_object(request.body))
-    user = await request.auser()
-    session = await run_db(selectors.session_for_user, user=user, session_id=post.session_id)
+    return post, selectors.session_for_user(user=user, session_id=post.session_id)
+
+
+@json_api("POST", preload=_message_post_and_session)
+async def message_create(request, preloaded):
+    """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
+    post, session = preloaded
     result = await chat_turn(session=session, content=post.content, overrides=post.overrides, notify_group=True)
     event = result.event
     if result.http_status == 200:

@@ -6,28 +6,52 @@ import inspect
 
 from django.http import Http404
 
+from .db import run_db
 from .http import InvalidInput, invalid_input_response, json_error
 
 
-def _check(request, user, methods):
+def _method_refusal(request, methods):
     if request.method not in methods:
         response = json_error(f"Method {request.method} is not allowed here.", 405)
         response["Allow"] = ", ".join(methods)
         return response
+    return None
+
+
+def _check(request, user, methods):
+    if (refusal := _method_refusal(request, methods)) is not None:
+        return refusal
     if not user.is_authenticated:
         return json_error("Authentication required.", 401)
     return None
 
 
-def json_api(*methods: str):
+def _user_and_preload(request, preload, args, kwargs):
+    """On a database thread: the request's user, and for a signed-in one what `preload` reads (else None)."""
+    user = request.user  # lazy (async_middleware.AuthenticationMiddleware): the session and user are read here
+    if not user.is_authenticated:
+        return user, None
+    request._acached_user = user  # what request.auser() returns from now on, without another hop
+    return user, preload(request, user, *args, **kwargs)
+
+
+def json_api(*methods: str, preload=None):
+    """`preload(request, user, *args, **kwargs)`, for an async view: sync code that reads what the view needs, run
+    in the same database hop that loads the user (signed-in users only; one hop of ~0.15 ms less per request).
+    Its result reaches the view as the keyword argument `preloaded`; it may raise what a view may raise."""
     def decorate(view):
         if inspect.iscoroutinefunction(view):
             @functools.wraps(view)
             async def async_wrapper(request, *args, **kwargs):
-                user = await request.auser()
-                if (refusal := _check(request, user, methods)) is not None:
+                if (refusal := _method_refusal(request, methods)) is not None:
                     return refusal
                 try:
+                    if preload is None:
+                        user = await request.auser()
+                    else:
+                        user, kwargs["preloaded"] = await run_db(_user_and_preload, request, preload, args, kwargs)
+                    if not user.is_authenticated:
+                        return json_error("Authentication required.", 401)
                     return await view(request, *args, **kwargs)
                 except InvalidInput as exc:
                     return invalid_input_response(exc)
@@ -35,6 +59,9 @@ def json_api(*methods: str):
                     return json_error(str(exc) or "Not found.", 404)
 
             return async_wrapper
+
+        if preload is not None:
+            raise TypeError("preload is for async views (a sync view reads on its own thread anyway)")
 
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):

@@ -108,3 +108,44 @@ def test_refused_messages_leave_nothing_behind(alice, body, status):
         "/api/chatbot/messages", json.dumps({"session_id": session.id, **body}), content_type="application/json")
     assert response.status_code == status and response.json()["detail"]
     assert (ChatSession.objects.values().get(id=session.id), ChatMessage.objects.count()) == before
+
+
+def post_message(client, body):
+    return async_to_sync(client.post)("/api/chatbot/messages", json.dumps(body), content_type="application/json")
+
+
+def test_a_chat_message_reads_its_user_and_session_in_one_database_hop(alice, monkeypatch):
+    """The API's chat POST loads the signed-in user and the chat session together (portal/api.py `preload`):
+    each hop to a database thread costs ~0.15 ms of a turn at concurrency 1."""
+    import portal.api
+    import portal.async_middleware
+
+    hops = []
+
+    def counting(real):
+        async def run_db(func, *args, **kwargs):
+            hops.append(func.__name__)
+            return await real(func, *args, **kwargs)
+        return run_db
+
+    monkeypatch.setattr(portal.api, "run_db", counting(portal.api.run_db))
+    monkeypatch.setattr(portal.async_middleware, "run_db", counting(portal.async_middleware.run_db))
+    session = services.session_create(owner=alice)
+    client = AsyncClient()
+    client.force_login(alice)
+    assert post_message(client, {"session_id": session.id, "content": "hi"}).status_code == 503  # no worker here
+    assert hops == ["_user_and_preload"]
+
+
+def test_a_chat_message_is_refused_in_order_anonymous_then_invalid_then_not_yours(alice, django_user_model):
+    session = services.session_create(owner=alice)
+    anonymous = AsyncClient()
+    response = post_message(anonymous, {"session_id": "nope"})
+    assert response.status_code == 401  # not 400: a stranger learns nothing about the body's checks
+    bob = AsyncClient()
+    bob.force_login(django_user_model.objects.create_user("bob", password="pw-bob-123456"))
+    assert post_message(bob, {"session_id": session.id}).status_code == 400  # no content
+    response = post_message(bob, {"session_id": session.id, "content": "hi"})
+    assert response.status_code == 404 and response.json()["detail"]  # alice's session is not bob's to find
+    response = async_to_sync(bob.get)("/api/chatbot/messages")
+    assert response.status_code == 405 and response["Allow"] == "POST"
