@@ -1,7 +1,7 @@
 """Running ORM code from async code on long-lived threads that keep their database connections.
 
 Django's advice under ASGI is CONN_MAX_AGE=0, because sync views run on a new thread per request and a kept
-connection would be stranded there. Code run through `run_db` (web processes) or `in_db_thread` (the worker)
+connection would be stranded there. Code run through `run_db` (web processes) or a DbBatcher (the worker)
 runs on a few threads that live as long as the process, so those threads keep their connections: opening one
 per call costs a millisecond or more, and with SQLite the close of the last connection checkpoints the WAL
 file to disk (several ms of fsync on every chat turn). A kept connection is dropped when it broke, when a failed
@@ -10,8 +10,11 @@ call left a transaction open, and after POOLED_CONNECTION_MAX_AGE so none lives 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -59,75 +62,161 @@ async def run_db(func, *args, **kwargs):
     return await sync_to_async(_call_kept, thread_sensitive=False)(func, args, kwargs)
 
 
-async def in_db_thread(func, *args, **kwargs):
-    """Run `func` on the process's one thread-sensitive thread (the worker's database thread), keeping its
-    connection between calls."""
-    return await sync_to_async(_call_kept, thread_sensitive=True)(func, args, kwargs)
+class PrerequisiteFailed(Exception):
+    """The call this one `requires` did not succeed, so this one was not run."""
+
+
+@dataclass
+class _Call:
+    lock_order: str
+    func: Any
+    kwargs: dict
+    future: asyncio.Future
+    records: str | None = None  # a name under which this call's success is remembered
+    requires: str | None = None  # the name of a call that must not have failed for this one to run
 
 
 class DbBatcher:
-    """The worker's database calls, run together: the calls made while one batch runs form the next batch.
+    """The worker's database calls, run together on one thread of their own: the calls made while one batch runs
+    form the next batch, which the thread starts at once.
 
-    Each batch is one hop to the database thread and one transaction (one commit) instead of one of each per
-    call: under load the hops and commits, not the inserts, were most of the worker's database time. Each call
-    runs in its own savepoint, so one that raises undoes only its own writes and gets its own exception.
+    Each batch is one transaction (one commit) instead of one per call: under load the hops and commits, not the
+    inserts, were most of the worker's database time. Each call runs in its own savepoint, so one that raises
+    undoes only its own writes and gets its own exception.
 
     A commit can still fail for the whole batch: foreign keys are checked at commit (Django declares them
     deferred), so a row for a session deleted meanwhile fails the batch there. Then every call of that batch
     is run again on its own, as it would have been without batching, and each gets its own outcome. A call that
     meets a database error inside a batch is likewise run again on its own once the batch is committed. Calls
     run sorted by the row they write (`lock_order`), so batches of several workers cannot deadlock.
+
+    Why a thread of its own, fed from a queue, rather than a hop to a thread per batch (asgiref's
+    sync_to_async): a call can depend on another (`records`/`requires`: a chat reply is stored only if its
+    question was) and be queued before that one has finished; the thread runs it right after, with no round
+    trip through the event loop in between. A hop each way costs ~0.15 ms, and at concurrency 1 a chat turn's
+    reply store waited for two of them after its question's store.
     """
 
-    def __init__(self, max_batch: int = 200):
+    def __init__(self, max_batch: int = 200, remember: int = 10_000):
         self.max_batch = max_batch
-        self._calls: list[tuple[str, Any, dict, asyncio.Future]] = []
-        self._task: asyncio.Task | None = None
+        self.remember = remember  # how many recorded outcomes are kept (oldest forgotten first)
+        self._queue: collections.deque[_Call] = collections.deque()
+        self._wakeup = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # Outcomes of calls that `record` one, by name: read and written on the batcher's thread only.
+        self._outcomes: collections.OrderedDict[str, bool] = collections.OrderedDict()
 
-    async def call(self, func, *, lock_order: str = "", **kwargs):
-        """`func(**kwargs)` in the next batch. `lock_order` names the row the call writes (a session key): a batch
-        runs its calls sorted by it, so two workers' batches take row locks in the same order and cannot
-        deadlock on PostgreSQL (they only wait, for one batch at most)."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._calls.append((lock_order, func, kwargs, future))
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run_batches())
-        return await future
+    def submit(self, func, *, lock_order: str = "", records: str | None = None, requires: str | None = None,
+               **kwargs) -> asyncio.Future:
+        """Queue `func(**kwargs)` for the next batch now; the future gets its result or exception.
 
-    async def _run_batches(self) -> None:
-        while self._calls:
-            batch, self._calls = self._calls[: self.max_batch], self._calls[self.max_batch:]
-            batch.sort(key=lambda call: call[0])  # stable: calls on the same row keep their order
-            try:
-                outcomes = await in_db_thread(_run_batch, [(key, func, kwargs) for key, func, kwargs, _ in batch])
-            except asyncio.CancelledError:
-                for *_, future in batch + self._calls:
-                    future.cancel()
-                raise
-            except Exception as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
-                outcomes = [(False, exc)] * len(batch)
-            for (*_, future), (ok, value) in zip(batch, outcomes):
-                if future.done():
-                    continue  # its caller gave up
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+        `lock_order` names the row the call writes (a session key): a batch runs its calls sorted by it, so two
+        workers' batches take row locks in the same order and cannot deadlock on PostgreSQL (they only wait,
+        for one batch at most). A call with `records=name` succeeds when it returns something other than None
+        without raising; a later call with `requires=name` then runs only if it did, and otherwise fails with
+        PrerequisiteFailed without running. Calls run in the order they were submitted (within a batch, by
+        `lock_order` and then that order), so a call submitted after the one it requires sees its final outcome.
+        """
+        future = asyncio.get_running_loop().create_future()
+        with self._wakeup:
+            if self._closed:
+                raise RuntimeError("the database batcher is closed")
+            self._queue.append(_Call(lock_order, func, kwargs, future, records, requires))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="db-batcher", daemon=True)
+                self._thread.start()
+            self._wakeup.notify()
+        return future
+
+    async def call(self, func, **kwargs):
+        """`func(**kwargs)` in the next batch (see submit), awaited."""
+        return await self.submit(func, **kwargs)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is queued, then end the thread (which closes its database connections)."""
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                with self._wakeup:
+                    while not self._queue and not self._closed:
+                        self._wakeup.wait()
+                    if not self._queue:
+                        return  # closed, and everything queued has run
+                    batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                _recycle_connections()
+                try:
+                    outcomes = _run_batch(batch, self._outcomes)
+                except Exception as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
+                    outcomes = [(False, exc)] * len(batch)
+                while len(self._outcomes) > self.remember:
+                    self._outcomes.popitem(last=False)
+                _recycle_connections()
+                _settle_soon(batch, outcomes)
+        finally:
+            connections.close_all()
 
 
-def _alone(func, kwargs) -> tuple[bool, Any]:
+def _settle_soon(batch: list[_Call], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand each caller its outcome on its own event loop (one wake-up per loop, not one per call)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for call, outcome in zip(batch, outcomes):
+        by_loop.setdefault(call.future.get_loop(), []).append((call.future, outcome))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:
+            pass  # that loop is closed: nobody is left to hear of it
+
+
+def _settle(settled: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in settled:
+        if future.done():
+            continue  # its caller gave up
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _invoke(call: _Call, outcomes: dict[str, bool]):
+    """The call itself, minding and recording its dependencies (see DbBatcher.submit)."""
+    if call.requires is not None and outcomes.get(call.requires) is False:
+        raise PrerequisiteFailed(f"{call.requires} did not succeed")
+    try:
+        result = call.func(**call.kwargs)
+    except Exception:
+        _record(call, outcomes, False)
+        raise
+    _record(call, outcomes, result is not None)
+    return result
+
+
+def _record(call: _Call, outcomes: dict[str, bool], succeeded: bool) -> None:
+    if call.records is not None:
+        outcomes[call.records] = succeeded
+        outcomes.move_to_end(call.records)
+
+
+def _alone(call: _Call, outcomes: dict[str, bool]) -> tuple[bool, Any]:
     """One call exactly as it runs without batching: its own transactions, its own commits."""
     try:
-        return True, func(**kwargs)
+        return True, _invoke(call, outcomes)
     except Exception as exc:  # noqa: BLE001 - handed to its own caller
         return False, exc
 
 
-def _in_savepoint(func, kwargs) -> tuple[bool, Any]:
+def _in_savepoint(call: _Call, outcomes: dict[str, bool]) -> tuple[bool, Any]:
     try:
         with transaction.atomic():
-            return True, func(**kwargs)
+            return True, _invoke(call, outcomes)
     except Exception as exc:  # noqa: BLE001 - handed to its own caller
         return False, exc
 
@@ -146,51 +235,62 @@ def with_bulk_form(many):
     return mark
 
 
-def _in_bulk(calls: list[tuple[str, Any, dict]]) -> dict[int, tuple[bool, Any]]:
+def _in_bulk(calls: list[_Call], outcomes: dict[str, bool]) -> dict[int, tuple[bool, Any]]:
     """Outcomes of the calls that ran together through their function's bulk form, by position in `calls`.
 
     Only calls whose row no other function writes in this batch: the bulk forms run first, and a session's
-    question and another request's reply arriving together must still be stored in the order they came."""
+    question and another request's reply arriving together must still be stored in the order they came. And
+    only calls whose prerequisite did not fail (those fail on their own)."""
     writers: dict[str, set] = {}
-    for key, func, _ in calls:
-        writers.setdefault(key, set()).add(func)
+    for call in calls:
+        writers.setdefault(call.lock_order, set()).add(call.func)
     by_func: dict[Any, list[int]] = {}
-    for position, (key, func, _) in enumerate(calls):
-        if getattr(func, "bulk_form", None) is not None and len(writers[key]) == 1:
-            by_func.setdefault(func, []).append(position)
-    outcomes: dict[int, tuple[bool, Any]] = {}
+    for position, call in enumerate(calls):
+        if (getattr(call.func, "bulk_form", None) is not None and len(writers[call.lock_order]) == 1
+                and (call.requires is None or outcomes.get(call.requires) is not False)):
+            by_func.setdefault(call.func, []).append(position)
+    together: dict[int, tuple[bool, Any]] = {}
     for func, positions in by_func.items():
         if len(positions) < 2:
             continue
         try:
             with transaction.atomic():
-                results = func.bulk_form([calls[p][2] for p in positions])
-                together = {p: (True, result) for p, result in zip(positions, results, strict=True)}
+                results = func.bulk_form([calls[p].kwargs for p in positions])
+                ran = {p: (True, result) for p, result in zip(positions, results, strict=True)}
         except Exception as exc:  # noqa: BLE001 - one by one instead
             log.debug("bulk form of %s failed (%s); running its calls one by one", func.__name__, exc)
             continue
-        outcomes.update(together)
-    return outcomes
+        for p, (_, result) in ran.items():
+            _record(calls[p], outcomes, result is not None)
+        together.update(ran)
+    return together
 
 
-def _run_batch(keyed_calls: list[tuple[str, Any, dict]]) -> list[tuple[bool, Any]]:
-    calls = [(func, kwargs) for _, func, kwargs in keyed_calls]
+def _run_batch(batch: list[_Call], outcomes: dict[str, bool]) -> list[tuple[bool, Any]]:
+    """Each call's (ok, result or exception), in the batch's order."""
+    calls = sorted(batch, key=lambda call: call.lock_order)  # stable: calls on the same row keep their order
     if len(calls) == 1:
-        return [_alone(*calls[0])]
+        return [_alone(calls[0], outcomes)]
     try:
         with transaction.atomic():
-            bulk = _in_bulk(keyed_calls)
-            outcomes = [bulk.get(p) or _in_savepoint(func, kwargs) for p, (func, kwargs) in enumerate(calls)]
+            bulk = _in_bulk(calls, outcomes)
+            results = [bulk.get(p) or _in_savepoint(call, outcomes) for p, call in enumerate(calls)]
     except DatabaseError:
         # The commit failed (see DbBatcher): everything was rolled back; each call again, alone.
-        return [_alone(func, kwargs) for func, kwargs in calls]
-    # A call that met a database error inside the batch may have met it for the batch's sake: a deadlock with
-    # another worker's batch (each holds the rows its earlier calls locked), a lock wait. Alone, it gets the
-    # answer it would have got without batching.
-    again = [i for i, (ok, value) in enumerate(outcomes) if not ok and isinstance(value, DatabaseError)]
-    if again:
-        log.info("running %d of %d batched database calls again alone: %s", len(again), len(calls),
-                 type(outcomes[again[0]][1]).__name__)
-        for i in again:
-            outcomes[i] = _alone(*calls[i])
-    return outcomes
+        results = [_alone(call, outcomes) for call in calls]
+    else:
+        # A call that met a database error inside the batch may have met it for the batch's sake: a deadlock with
+        # another worker's batch (each holds the rows its earlier calls locked), a lock wait. Alone, it gets the
+        # answer it would have got without batching; and a call refused for its prerequisite's failure there is
+        # run after all if that prerequisite, alone, succeeded.
+        again = [i for i, (ok, value) in enumerate(results) if not ok and isinstance(value, DatabaseError)]
+        if again:
+            log.info("running %d of %d batched database calls again alone: %s", len(again), len(calls),
+                     type(results[again[0]][1]).__name__)
+            for i in again:
+                results[i] = _alone(calls[i], outcomes)
+            for i, (ok, value) in enumerate(results):
+                if not ok and isinstance(value, PrerequisiteFailed) and outcomes.get(calls[i].requires) is True:
+                    results[i] = _alone(calls[i], outcomes)
+    by_call = {id(call): result for call, result in zip(calls, results)}
+    return [by_call[id(call)] for call in batch]

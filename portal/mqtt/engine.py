@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.db import DbBatcher
+from portal.db import DbBatcher, PrerequisiteFailed
 
 from . import contract
 from .breaker import OPEN, CircuitBreaker
@@ -37,6 +37,12 @@ log = logging.getLogger("portal.mqtt.worker")
 INBOUND_QUEUE_MAX = 10000
 # Messages handled at once (each a task): their database writes then share batches (portal.db.DbBatcher).
 HANDLERS_MAX = 500
+_UNKEPT = object()  # a reply not stored because its question was not
+
+
+def _question_store(request_id: str) -> str:
+    """The name under which the store of a request's question records its outcome (DbBatcher `records`)."""
+    return f"question:{request_id}"
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,8 @@ class WorkerEngine:
         self._inbound: asyncio.Queue | None = None
         self._accepting = True
         self._handlers: set[asyncio.Task] = set()
-        # request id -> the store of its question, while it runs (a reply to it waits for it).
+        # request id -> its acceptance (the question's store, then "accepted" or the refusal to the waiter), while
+        # it runs: a reply to it is stored only if the question was, and delivered only after it.
         self._questions: dict[str, asyncio.Task] = {}
         self._handler_slots: asyncio.Semaphore | None = None
         m = config.mqtt
@@ -208,6 +215,7 @@ class WorkerEngine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.to_thread(self.link.stop)
+        await asyncio.to_thread(self.db.close)  # what is queued is written; then its thread ends
         try:
             await remove_worker_state(self.redis, self.client_id)
             await release_lease(self.redis, self.client_id)
@@ -358,8 +366,9 @@ class WorkerEngine:
         )
         # Published before its question is stored: the model works while the question is written, which takes
         # that write (a database hop and a commit, ~1.5 ms with nothing else to share it) off every reply's path.
-        # The reply's handler waits for this store before storing the reply, and drops the reply if the question
-        # could not be stored: a reply is never kept without its question, nor stored before it.
+        # The question's store is queued at once, so a reply's store, queued when the reply comes, runs after it
+        # and only if it succeeded (portal.db.DbBatcher `requires`): a reply is never kept without its question,
+        # nor stored before it.
         if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
             self.pending.pop(request_id)
             self.runtime.counters.refused_unavailable += 1
@@ -367,38 +376,49 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE,
                 detail="The chat service lost its connection to the language model. Please try again."))
             return  # nothing was stored: a request nobody accepted leaves nothing behind
-        question = self._questions[request_id] = asyncio.create_task(
-            self._store_question(event.get("question"), request_id, target.session_key))
-        question.add_done_callback(lambda _: self._questions.pop(request_id, None))
-        user_message, refusal = await asyncio.shield(question)
+        question = event.get("question")
+        stored = None
+        if question and self.config.chat_question_store is not None:
+            try:
+                stored = self.db.submit(self.config.chat_question_store, lock_order=target.session_key,
+                                        records=_question_store(request_id), session_id=int(question["session_id"]),
+                                        content=str(question["content"]), request_id=request_id)
+            except Exception as exc:  # noqa: BLE001 - a malformed question: refused like a failed store
+                stored = asyncio.get_running_loop().create_future()
+                stored.set_exception(exc)
+        accepting = self._questions[request_id] = asyncio.create_task(self._accept(target, stored))
+        accepting.add_done_callback(lambda _: self._questions.pop(request_id, None))
+        await asyncio.shield(accepting)
+
+    async def _accept(self, target: PendingRequest, stored: asyncio.Future | None) -> None:
+        """Once the question is stored, tell the waiter its request is accepted (or refused: see _question)."""
+        user_message, refusal = await self._question(stored, target.request_id, target.session_key)
         if refusal is not None:
-            self.pending.pop(request_id)
+            self.pending.pop(target.request_id)
             await self._deliver(target, refusal)
             return
         target.extra["user_message"] = user_message
         await self._deliver(target, {
             "type": contract.CHAT_ACCEPTED,
-            "request_id": request_id,
+            "request_id": target.request_id,
             "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
             "user_message": user_message,
         })
 
-    async def _store_question(
-        self, question: dict | None, request_id: str, session_key: str
+    async def _question(
+        self, stored: asyncio.Future | None, request_id: str, session_key: str
     ) -> tuple[dict | None, dict | None]:
-        """Store the user's message of a request being accepted: (its JSON, None), or (None, the error event
+        """The stored user's message of a request being accepted: (its JSON, None), or (None, the error event
         that refuses the request) when its session is gone or the database failed.
 
         The worker, not the web process, writes it: then every chat write happens on this one database thread
         (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing. A refused
         request is marked so in `recent`, so its reply, which the model is already working on, is never kept.
         """
-        if not question or self.config.chat_question_store is None:
+        if stored is None:
             return None, None
         try:
-            stored = await self.db.call(self.config.chat_question_store, lock_order=session_key,
-                                        session_id=int(question["session_id"]), content=str(question["content"]),
-                                        request_id=request_id)
+            message = await stored
         except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
             log.exception("could not store the question of request %s", request_id)
             self.runtime.counters.refused_unavailable += 1
@@ -406,11 +426,11 @@ class WorkerEngine:
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
                 detail="Your message could not be saved right now. Please try again.")
         else:
-            if stored is not None:
-                return stored, None
+            if message is not None:
+                return message, None
             refusal = contract.error_event(
                 request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists.")
-        # Marked before this store counts as done, so no reply to it (on time or late) can slip through unkept.
+        # Marked before the acceptance ends, so a reply to it that comes later is dropped without a store.
         self.recent.mark_refused(request_id, session_key)
         return None, refusal
 
@@ -510,14 +530,20 @@ class WorkerEngine:
         if request_id:
             # Before the store is awaited: a second copy of this reply arriving meanwhile is then a duplicate.
             self.recent.mark_answered(request_id, request.session_key if request else address.session_key)
-        question = self._questions.get(request_id) if request_id else None
-        if question is not None:
-            await asyncio.shield(question)  # stored after its question, whether it is on time or late
+        accepting = self._questions.get(request_id) if request_id else None
         if request_id and self.recent.is_refused(request_id):
-            # Its question could not be stored (the request's handler tells its waiter): not kept without it.
+            # Its question could not be stored (the request's handler told its waiter): not kept without it.
             self.runtime.counters.replies_unkept += 1
             return
-        stored = await self._store_reply(address.session_key, request_id, reply)
+        # Still being accepted: its question's store is queued or running, and this store runs after it, only if
+        # it succeeded -- on time or late.
+        stored = await self._store_reply(address.session_key, request_id, reply,
+                                         after_question=accepting is not None)
+        if accepting is not None:
+            await asyncio.shield(accepting)  # the waiter hears "accepted" (or the refusal) before the reply
+        if stored is _UNKEPT or (request_id and self.recent.is_refused(request_id)):
+            self.runtime.counters.replies_unkept += 1
+            return
         if request is None:
             self.runtime.counters.replies_late += 1
             log.info("stored a late reply for request %s", request_id or "(none)")
@@ -551,13 +577,17 @@ class WorkerEngine:
         log.warning("dropped a reply to request %s: its session does not match the request's", address.request_id)
         return False
 
-    async def _store_reply(self, session_key: str, request_id: str | None, reply) -> dict | None:
+    async def _store_reply(self, session_key: str, request_id: str | None, reply, after_question: bool):
+        """The stored reply's JSON; None when it could not be stored; _UNKEPT when its question was not stored."""
         try:
             return await self.db.call(
-                self.config.chat_reply_store, lock_order=session_key, session_key=session_key,
+                self.config.chat_reply_store, lock_order=session_key,
+                requires=_question_store(request_id) if after_question else None, session_key=session_key,
                 request_id=request_id or "",
                 text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
             )
+        except PrerequisiteFailed:
+            return _UNKEPT
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
             log.exception("could not store the reply to request %s", request_id)
             return None

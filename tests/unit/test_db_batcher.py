@@ -1,6 +1,8 @@
 """portal.db.DbBatcher: the worker's database calls made together share one hop and one transaction, and each
 still gets its own outcome -- also when the batch's commit fails on a deferred foreign key."""
 import asyncio
+import threading
+import time
 
 import pytest
 from django.db import IntegrityError
@@ -11,17 +13,23 @@ from chatbot.replies import store_assistant_reply, store_user_question
 from portal import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
-IN_DB_THREAD = db.in_db_thread
 
 
 @pytest.fixture(autouse=True)
-def _close_the_database_thread_connection():
-    # The database thread keeps its connection between calls (portal/db.py); a kept one would keep
-    # PostgreSQL from dropping the test database at the end of the run.
-    yield
-    from django.db import connections
+def _close_batchers(monkeypatch):
+    """Every batcher a test makes is closed after it: its thread then closes its database connection, which
+    would otherwise keep PostgreSQL from dropping the test database at the end of the run."""
+    made = []
 
-    asyncio.run(IN_DB_THREAD(connections.close_all))
+    class ClosedAfterTheTest(db.DbBatcher):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(db, "DbBatcher", ClosedAfterTheTest)
+    yield
+    for batcher in made:
+        batcher.close()
 
 
 @pytest.fixture
@@ -32,30 +40,48 @@ def session(django_user_model):
 
 @pytest.fixture
 def hops(monkeypatch):
-    """How many batches went to the database thread, and how many calls each held."""
+    """How many batches the database thread ran, and how many calls each held."""
     sizes = []
-    real = db.in_db_thread
+    real = db._run_batch
 
-    async def counting(func, calls):
-        sizes.append(len(calls))
-        return await real(func, calls)
+    def counting(batch, outcomes):
+        sizes.append(len(batch))
+        return real(batch, outcomes)
 
-    monkeypatch.setattr(db, "in_db_thread", counting)
+    monkeypatch.setattr(db, "_run_batch", counting)
     return sizes
+
+
+async def in_one_batch(batcher, *calls, return_exceptions=False):
+    """Awaits `calls` (batcher.call coroutines) submitted while the batcher's thread is busy with one call that
+    holds it, so that they form the next batch together (a batcher idle when a call comes starts on it at once)."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        return release.wait(5)
+
+    held = batcher.submit(hold)
+    assert await asyncio.to_thread(started.wait, 5)
+    together = asyncio.gather(*calls, return_exceptions=return_exceptions)
+    await asyncio.sleep(0)  # each call's task runs up to its submit
+    release.set()
+    assert await held
+    return await together
 
 
 def test_calls_made_together_share_one_batch(session, hops):
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(*(
+        return await in_one_batch(batcher, *(
             batcher.call(store_user_question, session_id=session.id, content=f"q{i}", request_id=f"r{i}")
             for i in range(50)))
 
     stored = asyncio.run(scenario())
     assert [m["content"] for m in stored] == [f"q{i}" for i in range(50)]  # each caller its own result
     assert ChatMessage.objects.count() == 50
-    assert hops == [50]  # one hop to the database thread, one transaction
+    assert hops == [1, 50]  # the calls made while one batch ran: the next batch, one transaction
 
 
 def test_a_call_that_raises_fails_alone(session, hops):
@@ -66,7 +92,8 @@ def test_a_call_that_raises_fails_alone(session, hops):
         raise ValueError("boom")
 
     async def scenario():
-        return await asyncio.gather(
+        return await in_one_batch(
+            batcher,
             batcher.call(store_user_question, session_id=session.id, content="before", request_id="r1"),
             batcher.call(broken),
             batcher.call(store_user_question, session_id=session.id, content="after", request_id="r2"),
@@ -88,7 +115,8 @@ def test_a_deleted_session_fails_only_its_own_call_when_the_commit_fails(session
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(
+        return await in_one_batch(
+            batcher,
             batcher.call(store_user_question, session_id=session.id, content="kept", request_id="r1"),
             batcher.call(store_user_question, session_id=gone_id, content="orphan", request_id="r2"),
             batcher.call(store_assistant_reply, session_key=session.session_key, request_id="r1", text="hi",
@@ -98,7 +126,7 @@ def test_a_deleted_session_fails_only_its_own_call_when_the_commit_fails(session
     kept, orphan, reply = asyncio.run(scenario())
     assert kept["content"] == "kept" and orphan is None and reply["created"] is True
     assert sorted(ChatMessage.objects.values_list("content", flat=True)) == ["hi", "kept"]
-    assert hops == [3]  # one batch, whose commit failed and was then run call by call
+    assert hops == [1, 3]  # one batch, whose commit failed and was then run call by call
 
 
 def test_the_duplicate_of_a_reply_in_the_same_batch_is_found(session):
@@ -106,7 +134,7 @@ def test_the_duplicate_of_a_reply_in_the_same_batch_is_found(session):
     kwargs = dict(session_key=session.session_key, request_id="r1", text="hi", is_error=False, metadata={})
 
     async def scenario():
-        return await asyncio.gather(batcher.call(store_assistant_reply, **kwargs),
+        return await in_one_batch(batcher, batcher.call(store_assistant_reply, **kwargs),
                                     batcher.call(store_assistant_reply, **kwargs))
 
     first, second = asyncio.run(scenario())
@@ -141,13 +169,14 @@ def test_a_database_error_inside_a_batch_is_retried_alone(session, hops):
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(
+        return await in_one_batch(
+            batcher,
             batcher.call(store_user_question, session_id=session.id, content="first", request_id="r1"),
             batcher.call(contended, session_id=session.id, content="contended", request_id="r2"))
 
     first, contended_result = asyncio.run(scenario())
     assert first["content"] == "first" and contended_result["content"] == "contended"
-    assert attempts == [True, False] and hops == [2]
+    assert attempts == [True, False] and hops == [1, 2]
 
 
 def test_a_batch_runs_its_calls_in_lock_order(hops):
@@ -161,12 +190,12 @@ def test_a_batch_runs_its_calls_in_lock_order(hops):
         return name
 
     async def scenario():
-        return await asyncio.gather(*(batcher.call(record, lock_order=key, name=f"{key}{i}")
+        return await in_one_batch(batcher, *(batcher.call(record, lock_order=key, name=f"{key}{i}")
                                       for i, key in enumerate(["s3", "s1", "s2", "s1"])))
 
     results = asyncio.run(scenario())
     assert results == ["s30", "s11", "s22", "s13"]  # each caller its own result
-    assert ran == ["s11", "s13", "s22", "s30"] and hops == [4]  # same row: arrival order kept
+    assert ran == ["s11", "s13", "s22", "s30"] and hops == [1, 4]  # same row: arrival order kept
 
 
 # -- bulk forms: many calls of one function, one INSERT ------------------------------------------------------
@@ -184,10 +213,10 @@ def test_calls_of_a_function_with_a_bulk_form_run_through_it_together(hops):
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(*(batcher.call(double, x=i) for i in range(5)))
+        return await in_one_batch(batcher, *(batcher.call(double, x=i) for i in range(5)))
 
     assert asyncio.run(scenario()) == [0, 2, 4, 6, 8]
-    assert bulk_runs == [5] and hops == [5]
+    assert bulk_runs == [5] and hops == [1, 5]
 
 
 def test_when_the_bulk_form_fails_each_call_runs_alone_and_its_writes_are_undone(session):
@@ -202,7 +231,8 @@ def test_when_the_bulk_form_fails_each_call_runs_alone_and_its_writes_are_undone
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(*(batcher.call(store, session_id=session.id, content=f"q{i}", request_id=f"r{i}")
+        return await in_one_batch(batcher, *(
+            batcher.call(store, session_id=session.id, content=f"q{i}", request_id=f"r{i}")
                                       for i in range(3)))
 
     assert [m["content"] for m in asyncio.run(scenario())] == ["q0", "q1", "q2"]
@@ -222,10 +252,10 @@ def test_questions_and_replies_of_many_sessions_in_one_batch(django_user_model, 
     batcher = db.DbBatcher()
 
     async def scenario():
-        questions = await asyncio.gather(*(
+        questions = await in_one_batch(batcher, *(
             batcher.call(store_user_question, lock_order=s.session_key, session_id=s.id, content=f"q{n}",
                          request_id=f"r{n}") for n, s in enumerate(sessions)))
-        replies = await asyncio.gather(*(
+        replies = await in_one_batch(batcher, *(
             batcher.call(store_assistant_reply, lock_order=key, session_key=key, request_id=f"r{n}",
                          text=f"a{n}\x00", is_error=n == 1, metadata={"n": n})
             for n, key in enumerate([s.session_key for s in sessions] + ["no-such-session"])))
@@ -261,7 +291,8 @@ def test_a_reply_and_a_question_of_one_session_in_one_batch_keep_their_order(dja
     batcher = db.DbBatcher()
 
     async def scenario():
-        return await asyncio.gather(
+        return await in_one_batch(
+            batcher,
             batcher.call(store_assistant_reply, lock_order=busy.session_key, session_key=busy.session_key,
                          request_id="r0", text="a0", is_error=False, metadata={}),
             batcher.call(store_user_question, lock_order=busy.session_key, session_id=busy.id, content="q1",
@@ -276,3 +307,99 @@ def test_a_reply_and_a_question_of_one_session_in_one_batch_keep_their_order(dja
     assert sorted(bulk_runs[0]) == ["r2", "r3"]  # the busy session's question went one by one
     history = ChatMessage.objects.filter(session=busy).order_by("id").values_list("content", flat=True)
     assert list(history) == ["q0", "a0", "q1"]
+
+
+# -- calls that depend on another (a reply is stored only if its question was) -------------------------------
+def test_a_call_requiring_another_runs_only_if_that_one_succeeded():
+    ran = []
+    batcher = db.DbBatcher()
+
+    def step(*, name, result=True, fail=False):
+        ran.append(name)
+        if fail:
+            raise ValueError(name)
+        return result
+
+    async def scenario():
+        outcomes = []
+        for prerequisite in ({"result": "stored"}, {"result": None}, {"fail": True}):
+            tag = f"q{len(outcomes)}"
+            question = batcher.submit(step, records=tag, name=tag, **prerequisite)
+            reply = batcher.submit(step, requires=tag, name=f"reply to {tag}")
+            outcomes.append(await asyncio.gather(question, reply, return_exceptions=True))
+        outcomes.append([await batcher.call(step, requires="never recorded", name="unrelated")])
+        return outcomes
+
+    stored, gone, failed, unrelated = asyncio.run(scenario())
+    assert stored == ["stored", True]
+    assert gone[0] is None and isinstance(gone[1], db.PrerequisiteFailed)  # None counts as not stored
+    assert isinstance(failed[0], ValueError) and isinstance(failed[1], db.PrerequisiteFailed)
+    assert unrelated == [True]  # a prerequisite nobody recorded does not hold a call back
+    assert ran == ["q0", "reply to q0", "q1", "q2", "unrelated"]
+
+
+def test_a_call_queued_behind_its_prerequisite_runs_right_after_it_without_the_event_loop():
+    # The point of the batcher's own thread: the reply's store follows its question's store at once; it does not
+    # wait for the question's outcome to travel to the event loop and a new batch to travel back.
+    ran = []
+    batcher = db.DbBatcher()
+    started, release = threading.Event(), threading.Event()
+
+    def question():
+        started.set()
+        release.wait(5)
+        ran.append("question")
+        return "stored"
+
+    def reply():
+        ran.append("reply")
+        return "stored"
+
+    async def scenario():
+        first = batcher.submit(question, records="q")
+        second = batcher.submit(reply, requires="q")
+        assert await asyncio.to_thread(started.wait, 5)
+        release.set()
+        time.sleep(0.5)  # the event loop is blocked: nothing can be handed back to it meanwhile
+        assert ran == ["question", "reply"]
+        return await first, await second
+
+    assert asyncio.run(scenario()) == ("stored", "stored")
+
+
+def test_a_call_refused_for_its_prerequisite_in_a_batch_runs_when_that_one_succeeds_alone(session, hops):
+    from django.db import OperationalError, connection
+
+    def contended_question(**kwargs):
+        if connection.in_atomic_block:
+            raise OperationalError("deadlock detected")  # only inside the batch, as a lock conflict would
+        return store_user_question(**kwargs)
+
+    batcher = db.DbBatcher()
+
+    async def scenario():
+        return await in_one_batch(
+            batcher,
+            batcher.call(contended_question, records="q:r1", session_id=session.id, content="hi", request_id="r1"),
+            batcher.call(store_assistant_reply, requires="q:r1", session_key=session.session_key, request_id="r1",
+                         text="hello", is_error=False, metadata={}))
+
+    question, reply = asyncio.run(scenario())
+    assert question["content"] == "hi" and reply["created"] is True
+    assert list(ChatMessage.objects.order_by("id").values_list("content", flat=True)) == ["hi", "hello"]
+    assert hops == [1, 2]
+
+
+def test_closing_runs_what_is_queued_and_ends_the_thread():
+    batcher = db.DbBatcher()
+    ran = []
+
+    async def scenario():
+        futures = [batcher.submit(lambda i=i: ran.append(i)) for i in range(3)]
+        await asyncio.to_thread(batcher.close)
+        return await asyncio.gather(*futures)
+
+    assert asyncio.run(scenario()) == [None, None, None] and ran == [0, 1, 2]
+    assert not batcher._thread.is_alive()
+    with pytest.raises(RuntimeError):
+        asyncio.run(batcher.call(ran.append))
