@@ -226,8 +226,8 @@ def with_bulk_form(many):
 
     In a batch, two or more calls of the function go to `many` together, in one savepoint: one INSERT for all
     their rows instead of one ORM save, savepoint and statement each (most of the worker's database time).
-    Should `many` raise (a duplicate, say), its calls run one by one as usual, each with its own outcome. A call
-    whose row (`lock_order`) another function also writes in the same batch runs one by one too, in its order.
+    Should `many` raise (a duplicate, say), its calls run one by one as usual, each with its own outcome. The calls
+    of one row (`lock_order`) keep their order: see _rounds.
     """
     def mark(func):
         func.bulk_form = many
@@ -235,35 +235,55 @@ def with_bulk_form(many):
     return mark
 
 
-def _in_bulk(calls: list[_Call], outcomes: dict[str, bool]) -> dict[int, tuple[bool, Any]]:
-    """Outcomes of the calls that ran together through their function's bulk form, by position in `calls`.
-
-    Only calls whose row no other function writes in this batch: the bulk forms run first, and a session's
-    question and another request's reply arriving together must still be stored in the order they came. And
-    only calls whose prerequisite did not fail (those fail on their own)."""
-    writers: dict[str, set] = {}
-    for call in calls:
-        writers.setdefault(call.lock_order, set()).add(call.func)
-    by_func: dict[Any, list[int]] = {}
+def _rounds(calls: list[_Call]) -> list[list[list[int]]]:
+    """The positions of `calls` in rounds of runs: a run is consecutive calls of one function on one row
+    (`lock_order`); round k holds the k-th run of every row. Rounds run one after the other, so each row's calls
+    keep their order, while the runs of one round, all on different rows, can share a bulk form: the questions
+    of many sessions in one INSERT, then their replies in another."""
+    runs_by_row: dict[str, list[list[int]]] = {}
     for position, call in enumerate(calls):
-        if (getattr(call.func, "bulk_form", None) is not None and len(writers[call.lock_order]) == 1
-                and (call.requires is None or outcomes.get(call.requires) is not False)):
-            by_func.setdefault(call.func, []).append(position)
-    together: dict[int, tuple[bool, Any]] = {}
-    for func, positions in by_func.items():
-        if len(positions) < 2:
-            continue
-        try:
-            with transaction.atomic():
-                results = func.bulk_form([calls[p].kwargs for p in positions])
-                ran = {p: (True, result) for p, result in zip(positions, results, strict=True)}
-        except Exception as exc:  # noqa: BLE001 - one by one instead
-            log.debug("bulk form of %s failed (%s); running its calls one by one", func.__name__, exc)
-            continue
-        for p, (_, result) in ran.items():
-            _record(calls[p], outcomes, result is not None)
-        together.update(ran)
-    return together
+        runs = runs_by_row.setdefault(call.lock_order, [])
+        if runs and calls[runs[-1][-1]].func is call.func:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    rounds: list[list[list[int]]] = []
+    for runs in runs_by_row.values():
+        for k, run in enumerate(runs):
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(run)
+    return rounds
+
+
+def _in_rounds(calls: list[_Call], outcomes: dict[str, bool]) -> list[tuple[bool, Any]]:
+    """Every call's outcome, the calls of one function in a round going through its bulk form together when it
+    has one (one savepoint); the others, and those whose bulk form failed, one by one in their own savepoints.
+    A call whose prerequisite failed is left out of bulk forms: it fails on its own."""
+    results: list[tuple[bool, Any] | None] = [None] * len(calls)
+    for round_ in _rounds(calls):
+        by_func: dict[Any, list[int]] = {}
+        for run in round_:
+            by_func.setdefault(calls[run[0]].func, []).extend(run)
+        for func, positions in by_func.items():
+            positions.sort()
+            bulk = [p for p in positions
+                    if calls[p].requires is None or outcomes.get(calls[p].requires) is not False]
+            if getattr(func, "bulk_form", None) is not None and len(bulk) > 1:
+                try:
+                    with transaction.atomic():
+                        ran = func.bulk_form([calls[p].kwargs for p in bulk])
+                        together = dict(zip(bulk, ran, strict=True))
+                except Exception as exc:  # noqa: BLE001 - one by one instead
+                    log.debug("bulk form of %s failed (%s); running its calls one by one", func.__name__, exc)
+                else:
+                    for p, result in together.items():
+                        _record(calls[p], outcomes, result is not None)
+                        results[p] = (True, result)
+            for p in positions:
+                if results[p] is None:
+                    results[p] = _in_savepoint(calls[p], outcomes)
+    return results
 
 
 def _run_batch(batch: list[_Call], outcomes: dict[str, bool]) -> list[tuple[bool, Any]]:
@@ -273,8 +293,7 @@ def _run_batch(batch: list[_Call], outcomes: dict[str, bool]) -> list[tuple[bool
         return [_alone(calls[0], outcomes)]
     try:
         with transaction.atomic():
-            bulk = _in_bulk(calls, outcomes)
-            results = [bulk.get(p) or _in_savepoint(call, outcomes) for p, call in enumerate(calls)]
+            results = _in_rounds(calls, outcomes)
     except DatabaseError:
         # The commit failed (see DbBatcher): everything was rolled back; each call again, alone.
         results = [_alone(call, outcomes) for call in calls]

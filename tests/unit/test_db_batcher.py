@@ -403,3 +403,37 @@ def test_closing_runs_what_is_queued_and_ends_the_thread():
     assert not batcher._thread.is_alive()
     with pytest.raises(RuntimeError):
         asyncio.run(batcher.call(ran.append))
+
+
+def test_each_sessions_question_then_reply_in_one_batch_go_through_the_bulk_forms_in_rounds(django_user_model,
+                                                                                           monkeypatch, hops):
+    # Replies are queued as soon as they come, so under load a batch often holds a question and its own reply:
+    # the questions of all sessions go in one INSERT, then their replies in another, each session's in order.
+    bulk_runs = []
+    for func in (store_user_question, store_assistant_reply):
+        def counting(calls, _bulk=func.bulk_form, _name=func.__name__):
+            bulk_runs.append((_name, len(calls)))
+            return _bulk(calls)
+        monkeypatch.setattr(func, "bulk_form", counting)
+    owner = django_user_model.objects.create_user("dave", password="pw-dave-123456")
+    sessions = [services.session_create(owner=owner, preset="general") for _ in range(4)]
+    batcher = db.DbBatcher()
+
+    def turn(n, s):
+        return [batcher.call(store_user_question, lock_order=s.session_key, records=f"q:r{n}", session_id=s.id,
+                             content=f"q{n}", request_id=f"r{n}"),
+                batcher.call(store_assistant_reply, lock_order=s.session_key, requires=f"q:r{n}",
+                             session_key=s.session_key, request_id=f"r{n}", text=f"a{n}", is_error=False,
+                             metadata={})]
+
+    async def scenario():
+        return await in_one_batch(batcher, *(call for n, s in enumerate(sessions) for call in turn(n, s)))
+
+    results = asyncio.run(scenario())
+    assert hops == [1, 8]
+    assert bulk_runs == [("store_user_question", 4), ("store_assistant_reply", 4)]
+    assert [r["content"] for r in results[::2]] == ["q0", "q1", "q2", "q3"]
+    assert [r["message"]["content"] for r in results[1::2]] == ["a0", "a1", "a2", "a3"]
+    for n, s in enumerate(sessions):
+        history = ChatMessage.objects.filter(session=s).order_by("id").values_list("content", flat=True)
+        assert list(history) == [f"q{n}", f"a{n}"]
