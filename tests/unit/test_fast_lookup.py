@@ -31,6 +31,13 @@ def test_a_row_comes_back_as_the_orm_would_return_it(alice):
     assert type(fast) is ChatSession and field_values(fast) == field_values(ChatSession.objects.get(id=session.id))
     assert fast.created_at.tzinfo is not None and fast._state.adding is False
     assert field_values(get_row(type(alice), pk=alice.pk)) == field_values(type(alice).objects.get(pk=alice.pk))
+    # JSON, booleans and aware datetimes are converted as the ORM converts them.
+    from chatbot.models import ChatMessage
+    stored, _ = services.assistant_message_store(session=session, request_id="r1", text="hi", is_error=True,
+                                                 metadata={"tokens": [1, 2], "model": "m", "ok": False})
+    fast = get_row(ChatMessage, id=stored.id)
+    assert field_values(fast) == field_values(ChatMessage.objects.get(id=stored.id))
+    assert fast.metadata == {"tokens": [1, 2], "model": "m", "ok": False, "error": True}
 
 
 def test_no_row_for_a_missing_id_another_owner_or_an_id_no_column_can_hold(alice, django_user_model):
