@@ -1,16 +1,21 @@
-"""The only module that imports paho: one MQTT connection that reconnects forever on its own thread.
+"""The only module that imports paho: one MQTT connection that reconnects forever, run on the asyncio event loop.
 
-Why not paho's loop_start(): its reconnect has no jitter, cannot cap consecutive failures, and waits for
-a CONNACK without a deadline, so a half-open link through a dead NAT stalls it. This thread runs
-`client.loop()` itself and owns those decisions; everything else talks to it through thread-safe calls
-and two callbacks that must return quickly (they only hand work to the asyncio side).
+paho is driven from the loop (its "external event loop" mode: loop_read when the socket is readable, loop_write when
+it can take more, loop_misc every half second for keepalive), so a message from the broker is handled on the loop
+the moment it arrives. The earlier form ran paho on a thread of its own and handed each message over: that
+hand-off (a wake-up of the loop through its self-pipe, then the interpreter lock passing between threads) was
+~0.35 ms of every chat turn at concurrency 1, and the thread competed with the database thread for that lock.
+
+Why not paho's loop_start() or loop_forever(): their reconnect has no jitter, cannot cap consecutive failures, and
+waits for a CONNACK without a deadline, so a half-open link through a dead NAT stalls it. This module owns those
+decisions. Only the TCP connect and TLS handshake (blocking in paho, bounded by connect_timeout) run on a thread.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,8 +66,10 @@ def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> s
 
 
 class MqttLink:
-    """A persistent-session MQTT 3.1.1 client; `on_message(topic, payload)` and `on_state(connected, reason)`
-    are called on the link's thread and must not block."""
+    """A persistent-session MQTT 3.1.1 client; `on_message(topic, payload)` and `on_state(connected, reason)` are
+    called on the event loop and must not block. Use it from the loop that called start()."""
+
+    MISC_INTERVAL = 0.5  # seconds between keepalive checks (and checks of the CONNACK deadline)
 
     def __init__(
         self,
@@ -74,10 +81,14 @@ class MqttLink:
         self.config = config
         self._on_message_cb = on_message
         self._on_state_cb = on_state
-        self._stop = threading.Event()
-        self._force_reconnect = threading.Event()
-        self._connected = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # set when the connection was lost or must be dropped
+        self._drop_reason = ""
+        self._connected = False
+        self._sock: socket.socket | None = None  # the socket registered with the loop
+        self._watching_writes = False
         self.reconnect_attempts = 0  # consecutive failed attempts since the last good connection
         self.fatal_error: BaseException | None = None
 
@@ -102,109 +113,187 @@ class MqttLink:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        # paho calls this just before it closes a socket (a lost connection, a keepalive timeout): the loop must
+        # stop watching it first, or its file number, reused by the next socket, would still be registered.
+        self._client.on_socket_close = self._handle_socket_close
 
-    # -- public, thread-safe ---------------------------------------------------------------------------
+    # -- public (event loop) ---------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._connected
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
-        self._thread.start()
+        self._loop = asyncio.get_running_loop()
+        self._stop, self._wake = asyncio.Event(), asyncio.Event()
+        self._task = self._loop.create_task(self._run(), name="mqtt-link")
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Disconnect cleanly (no will, session kept) and end the thread."""
+    async def stop(self, timeout: float = 3.0) -> None:
+        """Disconnect cleanly (no will, session kept) and end the link's task."""
+        if self._task is None:
+            return
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except asyncio.TimeoutError:
+            self._task.cancel()
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> bool:
-        """Queue a publish; False when not connected (the caller answers 503 instead of queueing)."""
-        if not self.connected:
+        """Send a publish (written at once when the socket takes it); False when not connected (the caller
+        answers 503 instead of queueing)."""
+        if not self._connected:
             return False
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        self._watch_writes_if_needed()
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def force_reconnect(self, reason: str) -> None:
         """Drop the current connection (e.g. the probe found it dead) and reconnect on the schedule."""
         log.warning("forcing reconnect: %s", reason)
-        self._force_reconnect.set()
+        self._drop("connection dropped on purpose (probe or keepalive failed)")
 
-    # -- the link thread --------------------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the link's task ---------------------------------------------------------------------------------
+    async def _run(self) -> None:
         delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
-        while not self._stop.is_set():
-            try:
-                self._connect_and_serve()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive anything paho or the OS throws
-                log.warning("connection to %s:%s failed: %s", self.config.host, self.config.port, exc)
-            if self._stop.is_set():
-                break  # _close() says goodbye with a DISCONNECT if the link is still up
-            if self._connected.is_set():
-                self._set_disconnected("connection lost")
-            if self.reconnect_attempts == 0:
-                # The last connection was good: start the schedule again from its short first delay.
-                delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
-            self.reconnect_attempts += 1
-            limit = self.config.max_reconnect_attempts
-            if limit and self.reconnect_attempts > limit:
-                self.fatal_error = ReconnectLimitReached(f"gave up after {limit} consecutive failed attempts")
-                log.error("%s", self.fatal_error)
-                self._on_state_cb(False, str(self.fatal_error))
-                return
-            delay = next(delays)
-            log.info("reconnect attempt %d in %.2f s", self.reconnect_attempts, delay)
-            self._on_state_cb(False, f"reconnecting (attempt {self.reconnect_attempts})")
-            self._stop.wait(delay)
-        self._close()
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._connect_and_serve()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the link must survive anything paho or the OS throws
+                    log.warning("connection to %s:%s failed: %s", self.config.host, self.config.port, exc)
+                if self._stop.is_set():
+                    break  # _close() says goodbye with a DISCONNECT if the link is still up
+                self._drop_socket()
+                if self._connected:
+                    self._set_disconnected("connection lost")
+                if self.reconnect_attempts == 0:
+                    # The last connection was good: start the schedule again from its short first delay.
+                    delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
+                self.reconnect_attempts += 1
+                limit = self.config.max_reconnect_attempts
+                if limit and self.reconnect_attempts > limit:
+                    self.fatal_error = ReconnectLimitReached(f"gave up after {limit} consecutive failed attempts")
+                    log.error("%s", self.fatal_error)
+                    self._on_state_cb(False, str(self.fatal_error))
+                    return
+                delay = next(delays)
+                log.info("reconnect attempt %d in %.2f s", self.reconnect_attempts, delay)
+                self._on_state_cb(False, f"reconnecting (attempt {self.reconnect_attempts})")
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._close()
 
-    def _connect_and_serve(self) -> None:
-        self._force_reconnect.clear()
-        self._client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive)
+    async def _connect_and_serve(self) -> None:
+        self._wake.clear()
+        self._drop_reason = ""
+        # The TCP connect and the TLS handshake block (each bounded by connect_timeout): on a thread. The loop
+        # does not touch the client meanwhile (publish() refuses while not connected).
+        await asyncio.to_thread(self._client.connect, self.config.host, self.config.port,
+                                keepalive=self.config.keepalive)
         sock = self._client.socket()
         if isinstance(sock, socket.socket):
             # Small request/reply packets otherwise wait for Nagle's delayed ACK: 40+ ms per round trip.
             # With TLS this is an ssl.SSLSocket, a socket.socket subclass: the option reaches the TCP socket.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._loop.add_reader(sock, self._readable)
+        self._watch_writes_if_needed()
         connack_deadline = time.monotonic() + self.config.connect_timeout
         while not self._stop.is_set():
-            rc = self._client.loop(timeout=0.05)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.MISC_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            if self._stop.is_set():
+                return
+            if self._drop_reason:
+                raise ConnectionError(self._drop_reason)
+            if self._client.socket() is None:
+                raise ConnectionError("connection lost")
+            if not self._connected and time.monotonic() > connack_deadline:
+                raise ConnectionError("no CONNACK within %.1f s" % self.config.connect_timeout)
+            rc = self._client.loop_misc()  # keepalive: PINGREQ when due, and a dead link closed
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise ConnectionError(paho.error_string(rc))
-            if not self._connected.is_set() and time.monotonic() > connack_deadline:
-                self._drop_socket()
-                raise ConnectionError("no CONNACK within %.1f s" % self.config.connect_timeout)
-            if self._force_reconnect.is_set():
-                self._drop_socket()
-                raise ConnectionError("connection dropped on purpose (probe or keepalive failed)")
+            self._watch_writes_if_needed()
+
+    def _readable(self) -> None:
+        rc = self._client.loop_read()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._drop(paho.error_string(rc))  # paho closed the socket already
+            return
+        self._watch_writes_if_needed()
+
+    def _writable(self) -> None:
+        rc = self._client.loop_write()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._drop(paho.error_string(rc))
+            return
+        if not self._client.want_write():
+            self._stop_watching_writes()
+
+    def _watch_writes_if_needed(self) -> None:
+        """paho writes at once what the socket takes; the rest waits for the socket to take more."""
+        if self._sock is not None and not self._watching_writes and self._client.want_write():
+            self._loop.add_writer(self._sock, self._writable)
+            self._watching_writes = True
+
+    def _stop_watching_writes(self) -> None:
+        if self._watching_writes and self._sock is not None:
+            self._loop.remove_writer(self._sock)
+        self._watching_writes = False
+
+    def _drop(self, reason: str) -> None:
+        if not self._drop_reason:
+            self._drop_reason = reason
+        if self._wake is not None:
+            self._wake.set()
+
+    def _forget_socket(self) -> None:
+        if self._sock is not None:
+            self._stop_watching_writes()
+            self._loop.remove_reader(self._sock)
+            self._sock = None
 
     def _drop_socket(self) -> None:
+        """Close the connection's socket, if paho has not (paho then resets its state at the next connect)."""
         sock = self._client.socket()
+        self._forget_socket()
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        # Let paho notice the dead socket and reset its own state.
-        self._client.loop(timeout=0)
+            self._client.loop_read()  # paho reads the EOF, closes the socket and calls on_disconnect
 
     def _close(self) -> None:
         try:
-            if self._connected.is_set():
-                self._client.disconnect()
-                self._client.loop(timeout=0.2)
+            if self._connected:
+                self._client.disconnect()  # a DISCONNECT, written at once: the broker drops no will
         except Exception:  # noqa: BLE001 - shutting down: nothing left to protect
             log.debug("error while disconnecting", exc_info=True)
+        self._forget_socket()
+        sock = self._client.socket()
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
         self._set_disconnected("stopped")
 
     def _set_disconnected(self, reason: str) -> None:
-        if self._connected.is_set():
-            self._connected.clear()
+        if self._connected:
+            self._connected = False
             level = logging.INFO if self._stop.is_set() else logging.WARNING
             log.log(level, "disconnected from %s:%s: %s", self.config.host, self.config.port, reason)
             self._on_state_cb(False, reason)
 
-    # -- paho callbacks (run on the link thread; never raise) -------------------------------------------
+    # -- paho callbacks (on the event loop, inside loop_read/loop_misc; never raise) ----------------------
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         try:
             if reason_code.is_failure:
@@ -214,7 +303,7 @@ class MqttLink:
             if self.config.subscriptions:
                 client.subscribe(list(self.config.subscriptions))
             self.reconnect_attempts = 0
-            self._connected.set()
+            self._connected = True
             log.info(
                 "connected to %s:%s as %s (session present: %s)",
                 self.config.host,
@@ -229,8 +318,16 @@ class MqttLink:
     def _handle_disconnect(self, client, userdata, disconnect_flags, reason_code, properties) -> None:
         try:
             self._set_disconnected("stopped" if self._stop.is_set() else str(reason_code))
+            self._drop(str(reason_code))
         except Exception:  # noqa: BLE001
             log.exception("error in on_disconnect")
+
+    def _handle_socket_close(self, client, userdata, sock) -> None:
+        try:
+            if sock is self._sock:
+                self._forget_socket()
+        except Exception:  # noqa: BLE001
+            log.exception("error in on_socket_close")
 
     def _handle_message(self, client, userdata, message) -> None:
         try:

@@ -1,10 +1,10 @@
 """The MQTT worker's engine: relays between the channel layer and the one MQTT connection.
 
-Three asyncio tasks share one event loop: the inbox (requests from web processes), the MQTT inbound queue
-(messages handed over by the link thread) and housekeeping (deadlines, probe, heartbeat). The first two hand
-each message to a task of its own, so the database writes of messages arriving together share one batch
-(portal.db.DbBatcher) instead of waiting for each other. Nothing here blocks the loop: database writes run on
-the worker's one database thread, MQTT I/O on the link's own thread.
+Three asyncio tasks share one event loop with the MQTT link (portal/mqtt/client.py): the inbox (requests from web
+processes), the MQTT inbound queue (messages the link received) and housekeeping (deadlines, probe, heartbeat).
+The first two hand each message to a task of its own, so the database writes of messages arriving together share
+one batch (portal.db.DbBatcher) instead of waiting for each other. Nothing here blocks the loop: database writes
+run on the batcher's own thread, and the MQTT socket is non-blocking.
 """
 from __future__ import annotations
 
@@ -133,7 +133,6 @@ class WorkerEngine:
         self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_cooldown)
         # The feature apps' database hooks, run in batches on the worker's one database thread, off the loop.
         self.db = DbBatcher()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._inbound: asyncio.Queue | None = None
         self._accepting = True
         self._handlers: set[asyncio.Task] = set()
@@ -167,14 +166,13 @@ class WorkerEngine:
                 reconnect_max_delay=m["RECONNECT_MAX_DELAY"],
                 max_reconnect_attempts=m["MAX_RECONNECT_ATTEMPTS"],
             ),
-            on_message=self._from_link_message,
-            on_state=self._from_link_state,
+            on_message=self._enqueue_inbound,
+            on_state=self._on_link_state,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until `stop` is set (exit code 0) or the reconnect limit is reached (exit code 1)."""
-        self._loop = asyncio.get_running_loop()
         self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
         self._handler_slots = asyncio.Semaphore(HANDLERS_MAX)
         tasks = [
@@ -214,7 +212,7 @@ class WorkerEngine:
         for task in tasks[1:]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.to_thread(self.link.stop)
+        await self.link.stop()
         await asyncio.to_thread(self.db.close)  # what is queued is written; then its thread ends
         try:
             await remove_worker_state(self.redis, self.client_id)
@@ -245,19 +243,13 @@ class WorkerEngine:
         for task in list(self._handlers):
             task.cancel()
 
-    # -- link thread -> event loop -----------------------------------------------------------------------
-    def _from_link_message(self, topic: str, payload: bytes) -> None:
-        self._loop.call_soon_threadsafe(self._enqueue_inbound, topic, payload)
-
+    # -- link -> engine (called on the event loop; must not block) ----------------------------------------
     def _enqueue_inbound(self, topic: str, payload: bytes) -> None:
         try:
             self._inbound.put_nowait((topic, payload))
         except asyncio.QueueFull:
             # Bounded on purpose: a flood must not grow memory; QoS 0 probes and floods are what gets lost.
             self.runtime.counters.inbound_dropped += 1
-
-    def _from_link_state(self, connected: bool, reason: str) -> None:
-        self._loop.call_soon_threadsafe(self._on_link_state, connected, reason)
 
     def _on_link_state(self, connected: bool, reason: str) -> None:
         if connected:
