@@ -5,6 +5,8 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
+from portal.fast_writes import insert_row, update_columns
+
 from .models import ChatMessage, ChatSession, new_session_key
 from .presets import DEFAULT_PRESET, PRESETS_BY_KEY
 
@@ -55,12 +57,13 @@ def user_message_create(*, session_id: int, content: str, request_id: str) -> Ch
 
     Raises IntegrityError when the session was deleted (its foreign key fails at commit).
     """
-    # One transaction: one commit (one WAL write with SQLite) instead of one per statement.
+    # One transaction: one commit (one WAL write with SQLite) instead of one per statement. Both statements skip
+    # the ORM's compiler (portal/fast_writes.py): this runs on every chat turn.
     with transaction.atomic():
-        message = ChatMessage.objects.create(
+        message = insert_row(ChatMessage(
             session_id=session_id, role=ChatMessage.Role.USER, content=content, request_id=request_id
-        )
-        ChatSession.objects.filter(pk=session_id).update(updated_at=message.created_at)
+        ))
+        update_columns(ChatSession, session_id, updated_at=message.created_at)
     return message
 
 
@@ -119,9 +122,8 @@ def assistant_message_store(
         # Its own savepoint when the worker runs this inside a batch's transaction (portal.db.DbBatcher): a
         # failed INSERT then undoes only itself, and the duplicate lookup below can still run.
         with transaction.atomic():
-            message = _assistant_message(session_id=sid, request_id=request_id, text=text, is_error=is_error,
-                                         metadata=metadata)
-            message.save(force_insert=True)
+            message = insert_row(_assistant_message(session_id=sid, request_id=request_id, text=text,
+                                                    is_error=is_error, metadata=metadata))
     except IntegrityError:
         existing = (ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
                     if request_id else None)
