@@ -151,17 +151,23 @@ class DbBatcher:
                     if not self._queue:
                         return  # closed, and everything queued has run
                     batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-                _recycle_connections()
                 try:
+                    _recycle_connections()
                     outcomes = _run_batch(batch, self._outcomes)
                 except Exception as exc:  # noqa: BLE001 - every caller hears of it; the next batch still runs
                     outcomes = [(False, exc)] * len(batch)
                 while len(self._outcomes) > self.remember:
                     self._outcomes.popitem(last=False)
-                _recycle_connections()
+                try:
+                    _recycle_connections()
+                except Exception:  # noqa: BLE001 - this thread must outlive a database that went away
+                    log.exception("could not recycle the database connection")
                 _settle_soon(batch, outcomes)
         finally:
-            connections.close_all()
+            try:
+                connections.close_all()
+            except Exception:  # noqa: BLE001 - the thread is ending; nothing else to do with it
+                log.debug("closing the batcher's connections failed", exc_info=True)
 
 
 def _settle_soon(batch: list[_Call], outcomes: list[tuple[bool, Any]]) -> None:

@@ -437,3 +437,26 @@ def test_each_sessions_question_then_reply_in_one_batch_go_through_the_bulk_form
     for n, s in enumerate(sessions):
         history = ChatMessage.objects.filter(session=s).order_by("id").values_list("content", flat=True)
         assert list(history) == [f"q{n}", f"a{n}"]
+
+
+def test_a_failure_outside_the_calls_themselves_fails_that_batch_only(monkeypatch):
+    # Say the connection cannot even be checked (a database that went away): the callers hear of it and the
+    # batcher's thread carries on with the next batch; a dead thread would leave every later call waiting forever.
+    batcher = db.DbBatcher()
+    real = db._recycle_connections
+    failures = iter([RuntimeError("database went away")])
+
+    def flaky():
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real()
+
+    monkeypatch.setattr(db, "_recycle_connections", flaky)
+
+    async def scenario():
+        first = await asyncio.wait_for(asyncio.gather(batcher.call(lambda: "lost"), return_exceptions=True), 5)
+        return first, await asyncio.wait_for(batcher.call(lambda: "served"), 5)
+
+    (first,), second = asyncio.run(scenario())
+    assert isinstance(first, RuntimeError) and second == "served"
