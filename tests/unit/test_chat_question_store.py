@@ -8,12 +8,6 @@ from chatbot.replies import store_user_question
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def session(django_user_model):
-    owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
-    return services.session_create(owner=owner, preset="general")
-
-
 def test_the_question_is_stored_with_its_request_id_and_bumps_the_session(session):
     before = session.updated_at
     stored = store_user_question(session_id=session.id, content="hello", request_id="r1")

@@ -33,12 +33,6 @@ def _close_batchers(monkeypatch):
 
 
 @pytest.fixture
-def session(django_user_model):
-    owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
-    return services.session_create(owner=owner, preset="general")
-
-
-@pytest.fixture
 def hops(monkeypatch):
     """How many batches the database thread ran, and how many calls each held."""
     sizes = []

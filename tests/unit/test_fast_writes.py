@@ -12,12 +12,6 @@ from portal.fast_writes import insert_row, update_columns
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def session(django_user_model):
-    owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
-    return services.session_create(owner=owner, preset="general")
-
-
 def stored(message_id):
     return {f.attname: getattr(m, f.attname) for m in [ChatMessage.objects.get(id=message_id)]
             for f in ChatMessage._meta.concrete_fields}
