@@ -5,7 +5,7 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
-from portal.fast_writes import insert_row, update_columns
+from portal.fast_writes import insert_row, insert_rows, update_columns
 
 from .models import ChatMessage, ChatSession, new_session_key
 from .presets import DEFAULT_PRESET, PRESETS_BY_KEY
@@ -71,7 +71,7 @@ def user_message_create(*, session_id: int, content: str, request_id: str) -> Ch
 def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
     """Many users' messages at once (the worker's batches, see chatbot/replies.py): one INSERT for all of them
     and one UPDATE of their sessions' activity time. Raises IntegrityError when one was stored already."""
-    messages = ChatMessage.objects.bulk_create([
+    messages = insert_rows([
         ChatMessage(session_id=q["session_id"], role=ChatMessage.Role.USER, content=q["content"],
                     request_id=q["request_id"])
         for q in questions
@@ -96,7 +96,7 @@ def _assistant_message(*, session_id: int, request_id: str, text: str, is_error:
 def assistant_messages_create(replies: list[dict]) -> list[ChatMessage]:
     """Many replies at once, one INSERT (the worker's batches). Raises IntegrityError when one was stored
     already: then each goes through assistant_message_store, which tells a duplicate from a new reply."""
-    messages = ChatMessage.objects.bulk_create([_assistant_message(**reply) for reply in replies])
+    messages = insert_rows([_assistant_message(**reply) for reply in replies])
     _require_ids(messages)
     return messages
 

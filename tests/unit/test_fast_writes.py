@@ -7,7 +7,7 @@ from django.db.models.signals import post_save
 
 from chatbot import services
 from chatbot.models import ChatMessage, ChatSession
-from portal.fast_writes import insert_row, update_columns
+from portal.fast_writes import insert_row, insert_rows, update_columns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,3 +61,28 @@ def test_update_columns_sets_only_the_named_columns_of_that_row(session, django_
     assert ChatSession.objects.get(id=session.id).updated_at == message.created_at
     assert ChatSession.objects.get(id=other.id).updated_at == before
     assert update_columns(ChatSession, 10**9, updated_at=message.created_at) == 0
+
+
+def test_many_rows_are_inserted_in_order_each_with_its_id_across_the_databases_batch_limit(session):
+    # 300 rows of 7 columns are more than one statement may carry on SQLite (999 parameters): several INSERTs.
+    messages = insert_rows([ChatMessage(session_id=session.id, role="user", content=f"q{i}", request_id=f"r{i}",
+                                        metadata={"i": i}) for i in range(300)])
+    assert len({m.pk for m in messages}) == 300 and all(m._state.adding is False for m in messages)
+    by_id = dict(ChatMessage.objects.values_list("id", "content"))
+    assert [by_id[m.pk] for m in messages] == [f"q{i}" for i in range(300)]  # each object got its own row's id
+    assert ChatMessage.objects.get(id=messages[299].pk).metadata == {"i": 299}
+
+
+def test_many_rows_read_back_as_bulk_create_writes_them_and_a_duplicate_fails_them_all(session):
+    fast = insert_rows([ChatMessage(session_id=session.id, role="assistant", content="a", request_id="x1",
+                                    metadata={"k": [1]})])
+    orm = ChatMessage.objects.bulk_create([ChatMessage(session_id=session.id, role="assistant", content="a",
+                                                       request_id="x2", metadata={"k": [1]})])
+    rows = [stored(m.pk) for m in fast + orm]
+    for row in rows:
+        row.pop("id"), row.pop("request_id"), row.pop("created_at"), row.pop("updated_at")
+    assert rows[0] == rows[1]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows([ChatMessage(session_id=session.id, role="user", content="b", request_id=f"y{i % 2}")
+                     for i in range(3)])
+    assert not ChatMessage.objects.filter(request_id__startswith="y").exists()
