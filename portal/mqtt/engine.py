@@ -357,7 +357,7 @@ class WorkerEngine:
             replyTopic=reply_topic(self.config.response_base, target.session_key, self.client_id, request_id),
         )
         # Published before its question is stored: the model works while the question is written, which takes
-        # that write (a database hop and a commit, ~1.5 ms with nothing else to share it) off every reply's path.
+        # that write (a hop to the database thread and a commit) off every reply's path.
         # The question's store is queued at once, so a reply's store, queued when the reply comes, runs after it
         # and only if it succeeded (portal.db.DbBatcher `requires`): a reply is never kept without its question,
         # nor stored before it.
