@@ -223,10 +223,17 @@ class MqttLink:
             self._watch_writes_if_needed()
 
     def _readable(self) -> None:
-        rc = self._client.loop_read()
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self._drop(paho.error_string(rc))  # paho closed the socket already
-            return
+        while True:
+            rc = self._client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._drop(paho.error_string(rc))  # paho closed the socket already
+                return
+            # With TLS, one record can carry several MQTT packets: what paho has not read yet is decrypted and
+            # waiting inside the SSL object, and the socket will not turn readable for it (paho's own loop
+            # checks pending() the same way).
+            sock = self._client.socket()
+            if not isinstance(sock, ssl.SSLSocket) or sock.pending() == 0:
+                break
         self._watch_writes_if_needed()
 
     def _writable(self) -> None:
