@@ -18,12 +18,13 @@ def _method_refusal(request, methods):
     return None
 
 
+def _auth_refusal(user):
+    return None if user.is_authenticated else json_error("Authentication required.", 401)
+
+
 def _check(request, user, methods):
-    if (refusal := _method_refusal(request, methods)) is not None:
-        return refusal
-    if not user.is_authenticated:
-        return json_error("Authentication required.", 401)
-    return None
+    refusal = _method_refusal(request, methods)
+    return refusal if refusal is not None else _auth_refusal(user)
 
 
 def _user_and_preload(request, preload, args, kwargs):
@@ -50,8 +51,8 @@ def json_api(*methods: str, preload=None):
                         user = await request.auser()
                     else:
                         user, kwargs["preloaded"] = await run_db(_user_and_preload, request, preload, args, kwargs)
-                    if not user.is_authenticated:
-                        return json_error("Authentication required.", 401)
+                    if (refusal := _auth_refusal(user)) is not None:
+                        return refusal
                     return await view(request, *args, **kwargs)
                 except InvalidInput as exc:
                     return invalid_input_response(exc)

@@ -253,9 +253,7 @@ class ReplyDispatcher:
         self._group_users[group] -= 1
         if self._group_users[group] <= 0:
             del self._group_users[group]
-            old = self._leave_timers.pop(group, None)
-            if old is not None:
-                old.cancel()
+            # No timer is pending here: join() cancels it, and the group had users since.
             self._leave_timers[group] = asyncio.get_running_loop().call_later(self.linger, self._leave, group)
 
     def _leave(self, group: str) -> None:
