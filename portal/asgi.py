@@ -33,4 +33,4 @@ from portal import daphne_requests, heap  # noqa: E402
 
 daphne_requests.skip_twisted_form_parsing()
 
-heap.settle()
+heap.settle(settings.GC_YOUNG_THRESHOLD)

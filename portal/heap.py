@@ -17,7 +17,13 @@ from __future__ import annotations
 import gc
 
 
-def settle() -> None:
-    """Call once the process has imported and set up everything it will use for its whole life."""
+def settle(young_threshold: int | None = None) -> None:
+    """Call once the process has imported and set up everything it will use for its whole life.
+
+    `young_threshold` (settings.GC_YOUNG_THRESHOLD) replaces generation 0's threshold; the older generations keep
+    theirs, so a full collection still follows every hundred young ones.
+    """
     gc.collect()
     gc.freeze()
+    if young_threshold is not None:
+        gc.set_threshold(young_threshold, *gc.get_threshold()[1:])

@@ -222,6 +222,13 @@ MQTT = {
     "TOPIC_PROBE": env.str("MQTT_TOPIC_PROBE", default="prompt_portal/probe"),
 }
 
+# --- Long-running processes -----------------------------------------------------------------------------
+# Allocations between two young-generation collections in daphne and the worker (CPython's default is 700);
+# see portal/heap.py for what a higher value saves and bench/memory_soak.py for what it costs in memory.
+GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=700)
+if GC_YOUNG_THRESHOLD < 1:
+    raise ImproperlyConfigured(f"GC_YOUNG_THRESHOLD must be at least 1, not {GC_YOUNG_THRESHOLD}.")
+
 # --- Worker and requests ----------------------------------------------------------------------------------
 CHAT_REPLY_TIMEOUT = env.float("CHAT_REPLY_TIMEOUT", default=45.0)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=8000)

@@ -32,6 +32,16 @@ def test_settle_exempts_what_exists_and_still_collects_later_cycles():
         gc.set_threshold(*thresholds)
 
 
+def test_settle_can_raise_only_the_young_generations_threshold():
+    thresholds = gc.get_threshold()
+    try:
+        heap.settle(10_000)
+        assert gc.get_threshold() == (10_000, *thresholds[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 def test_daphnes_entry_point_settles_the_heap_once_everything_is_loaded():
     env = {**os.environ, "SECRET_KEY": "x", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "DJANGO_SETTINGS_MODULE": "portal.settings"}

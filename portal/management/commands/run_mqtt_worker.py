@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        heap.settle()
+        heap.settle(settings.GC_YOUNG_THRESHOLD)
         exit_code = asyncio.run(self._serve(options.get("client_id")))
         if exit_code:
             raise SystemExit(exit_code)
