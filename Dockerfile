@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --system --uid 10001 portal
 USER portal
 EXPOSE 8000
-CMD ["python", "-m", "daphne", "--proxy-headers", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]
+CMD ["python", "-m", "portal.serve_web", "--proxy-headers", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]

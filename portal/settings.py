@@ -228,6 +228,10 @@ MQTT = {
 GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=700)
 if GC_YOUNG_THRESHOLD < 1:
     raise ImproperlyConfigured(f"GC_YOUNG_THRESHOLD must be at least 1, not {GC_YOUNG_THRESHOLD}.")
+# uvloop or asyncio: the event loop of daphne (started by portal/serve_web.py) and the worker (portal/event_loop.py).
+EVENT_LOOP = env.str("EVENT_LOOP", default="uvloop")
+if EVENT_LOOP not in ("uvloop", "asyncio"):
+    raise ImproperlyConfigured(f"EVENT_LOOP must be uvloop or asyncio, not {EVENT_LOOP!r}.")
 
 # --- Worker and requests ----------------------------------------------------------------------------------
 CHAT_REPLY_TIMEOUT = env.float("CHAT_REPLY_TIMEOUT", default=45.0)

@@ -43,5 +43,5 @@ def test_compose_file_runs_every_part_of_the_platform():
 def test_systemd_units_start_the_three_processes():
     units = {p.name: p.read_text() for p in (ROOT / "deploy/systemd").glob("*.service")}
     commands = " ".join(re.findall(r"^ExecStart=(.*)$", "\n".join(units.values()), re.M))
-    assert "daphne --proxy-headers" in commands and "run_mqtt_worker" in commands and "-m responder" in commands
+    assert "portal.serve_web --proxy-headers" in commands and "run_mqtt_worker" in commands and "-m responder" in commands
     assert all("Restart=" in text for text in units.values())

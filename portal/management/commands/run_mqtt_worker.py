@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from portal import heap
+from portal import event_loop, heap
 from portal.mqtt.engine import EngineConfig, WorkerEngine
 from portal.mqtt.identity import claim_client_id
 from portal.mqtt.shared_state import redis_client
@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         heap.settle(settings.GC_YOUNG_THRESHOLD)
-        exit_code = asyncio.run(self._serve(options.get("client_id")))
+        exit_code = event_loop.run(self._serve(options.get("client_id")))
         if exit_code:
             raise SystemExit(exit_code)
 
