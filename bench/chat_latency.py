@@ -34,7 +34,7 @@ import paho.mqtt.client as paho
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
-from common import CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, start_platform
+from common import CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, run_load, start_platform
 
 from tests.harness.procs import wait_until
 
@@ -217,18 +217,18 @@ def main():
 
         floor = FloorClient(p.broker.port)
         floor.measure(100, 1)  # warm-up
-        asyncio.run(http_load(targets, 50, 1, reply_timeout + 10))  # warm-up
+        run_load(http_load(targets, 50, 1, reply_timeout + 10))  # warm-up
         for c in args.concurrency:
             n = max(args.requests, 2 * c)
             floor_run = floor.measure(n, c)
             print(floor_run.line(), flush=True)
             if not args.skip_http:
                 cpu = CpuMeter(platform_pids(p))
-                print(asyncio.run(http_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
+                print(run_load(http_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
                 print(cpu.line(n), flush=True)
             if not args.skip_ws:
                 cpu = CpuMeter(platform_pids(p))
-                print(asyncio.run(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50),
+                print(run_load(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50),
                       flush=True)
                 print(cpu.line(n), flush=True)
             wait_until(lambda: p.pending() == 0, 60, what="pending to drain")

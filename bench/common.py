@@ -1,7 +1,8 @@
 """What the benchmarks share: the platform they run against, bulk users, percentiles and the machine line.
 
-Load is generated with asyncio (aiohttp for HTTP, websockets' asyncio client for sockets) in one thread: with a
-thread per simulated user, the client itself would take the two cores the platform is being measured on.
+Load is generated with asyncio (aiohttp for HTTP, websockets' asyncio client for sockets) in one thread, on
+uvloop (`run_load`): with a thread per simulated user, or on the standard loop, the client itself would take more
+of the two cores the platform is being measured on.
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.harness.platform import Platform  # noqa: E402
+
+import uvloop  # noqa: E402
+
+
+def run_load(main):
+    """Run the load generator's coroutine (uvloop: less of the cores the platform is measured on)."""
+    return uvloop.run(main)
 
 
 def machine_line(extra: str) -> str:

@@ -17,7 +17,7 @@ import time
 
 import websockets
 
-from common import create_users, machine_line, rss_mb, start_platform
+from common import create_users, machine_line, rss_mb, run_load, start_platform
 
 SOCKETS_PER_SESSION = 10
 BATCH = 200
@@ -105,7 +105,7 @@ def main():
     print(machine_line("one daphne, one worker, SQLite; idle logged-in chat sockets, ten per session"), flush=True)
     p = start_platform("bench-idle-")
     try:
-        asyncio.run(run(p, sorted(args.sockets)))
+        run_load(run(p, sorted(args.sockets)))
     finally:
         p.stop_all()
 

@@ -24,7 +24,7 @@ import paho.mqtt.client as paho
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
-from common import Run, create_users, machine_line, rss_mb, start_platform
+from common import Run, create_users, machine_line, rss_mb, run_load, start_platform
 
 from maze import engine
 from tests.harness.procs import wait_until
@@ -126,7 +126,7 @@ def main():
         floor_run = floor(p.broker.port, sample, 200)
         print(floor_run.line(), flush=True)
         for games in args.games:
-            run = asyncio.run(games_run(p, players, games, args.rounds, args.interval))
+            run = run_load(games_run(p, players, games, args.rounds, args.interval))
             print(run.line(floor_run.p50) + f"  ({run.total / run.elapsed:.0f} hints/s offered and answered)",
                   flush=True)
         print(f"RSS daphne {rss_mb(p.web.pid):.0f} MB, worker {rss_mb(p.workers[0].pid):.0f} MB", flush=True)

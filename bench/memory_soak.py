@@ -26,7 +26,7 @@ import uuid
 import aiohttp
 import websockets
 
-from common import create_users, machine_line, rss_mb, start_platform
+from common import create_users, machine_line, rss_mb, run_load, start_platform
 
 from tests.harness.procs import wait_until
 
@@ -137,7 +137,7 @@ def main() -> int:
         for name in users:
             client = p.client(name)
             clients += [(client, client.new_session()["id"]) for _ in range(SESSIONS_PER_USER)]
-        tally, samples = asyncio.run(soak(p, clients[:args.concurrency], args))
+        tally, samples = run_load(soak(p, clients[:args.concurrency], args))
         try:
             wait_until(lambda: p.pending() == 0, 30, what="pending to drain")
         except Exception:  # noqa: BLE001 - reported below as what is still pending
