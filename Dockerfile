@@ -8,4 +8,5 @@ COPY . .
 RUN useradd --system --uid 10001 portal
 USER portal
 EXPOSE 8000
-CMD ["python", "-m", "portal.serve_web", "--proxy-headers", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]
+# backlog: see deploy/systemd/prompt-portal-web@.service
+CMD ["python", "-m", "portal.serve_web", "--proxy-headers", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=2048", "portal.asgi:application"]

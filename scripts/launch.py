@@ -61,7 +61,9 @@ def main() -> int:
     else:
         print(f"Using the Redis already answering at {redis_host}:{redis_port}")
 
-    manager.add_process("web", f"{python} -m portal.serve_web -b {web_host} -p {web_port} portal.asgi:application",
+    # An explicit endpoint for its listen backlog (see deploy/systemd/prompt-portal-web@.service); colons escaped.
+    endpoint = f"tcp:port={web_port}:interface={web_host.replace(':', chr(92) + ':')}:backlog=2048"
+    manager.add_process("web", f"{python} -m portal.serve_web -e '{endpoint}' portal.asgi:application",
                         env=env, cwd=str(ROOT))
     manager.add_process("worker", f"{python} manage.py run_mqtt_worker", env=env, cwd=str(ROOT))
     manager.add_process("responder", f"{python} -m responder", env=env, cwd=str(ROOT))

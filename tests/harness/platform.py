@@ -88,7 +88,8 @@ class Platform:
         if len(self.webs) >= len(self.web_ports):
             self.web_ports.append(free_port())
         port = self.web_ports[len(self.webs)]
-        web = Proc(f"daphne{len(self.webs) + 1}", [PYTHON, "-m", "portal.serve_web", "-b", "127.0.0.1", "-p", str(port),
+        endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"  # as deployed (deploy/systemd)
+        web = Proc(f"daphne{len(self.webs) + 1}", [PYTHON, "-m", "portal.serve_web", "-e", endpoint,
                                                    "portal.asgi:application"],
                    env=self.env(), cwd=ROOT, log_dir=self.workdir).start()
         self.webs.append(web)

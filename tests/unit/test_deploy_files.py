@@ -45,3 +45,17 @@ def test_systemd_units_start_the_three_processes():
     commands = " ".join(re.findall(r"^ExecStart=(.*)$", "\n".join(units.values()), re.M))
     assert "portal.serve_web --proxy-headers" in commands and "run_mqtt_worker" in commands and "-m responder" in commands
     assert all("Restart=" in text for text in units.values())
+
+
+def test_every_way_of_starting_daphne_sets_a_listen_backlog_for_bursts():
+    """Twisted's default backlog of 50 drops SYNs in a burst of new users (tests/integration/test_connection_burst.py
+    shows it on the harness, which starts daphne the same way)."""
+    systemd = (ROOT / "deploy/systemd/prompt-portal-web@.service").read_text()
+    starts = {
+        "systemd": re.search(r"^ExecStart=(.*)$", systemd, re.M).group(1),
+        "Dockerfile": re.search(r"^CMD (.*)$", (ROOT / "Dockerfile").read_text(), re.M).group(1),
+        "scripts/run": (ROOT / "scripts/launch.py").read_text(),
+        "test harness": (ROOT / "tests/harness/platform.py").read_text(),
+    }
+    for where, text in starts.items():
+        assert "portal.serve_web" in text and "backlog=2048" in text, where
