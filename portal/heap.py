@@ -7,10 +7,13 @@ full collections no longer walk it. Measured under socket chat load (concurrency
 time in the collector fell from 1.4-1.5 s to 1.1-1.2 s, with no change in memory. Garbage cycles are still
 collected; only the objects that existed at startup are exempt.
 
-Tried and not kept: also raising generation 0's threshold (CPython's 700) to 10,000 or 50,000 cut CPU per turn
-by ~10 %, but daphne's RSS then sat ~40 MB higher and kept creeping over 80,000 requests (README, Benchmarks).
-Most of that was cyclic garbage: every HTTP request was a reference cycle until portal/asgi_http.py and
-portal/async_middleware.py broke them. Tried again after that: no measurable gain, so still not kept.
+Generation 0's threshold stays CPython's 700 by default (settings.GC_YOUNG_THRESHOLD changes it). Raised to 10,000
+or 50,000 it once cut CPU per turn by ~10 %, but daphne's RSS then sat ~40 MB higher and kept creeping over 80,000
+requests (README, Benchmarks): cyclic garbage, since every HTTP request was a reference cycle until
+portal/asgi_http.py and portal/async_middleware.py broke them. Measured again once those were gone, with
+bench/memory_soak.py for an hour each way side by side (428,000 chat turns each): daphne flat either way, the
+worker ~2 MB higher with 10,000; and with this code on uvloop three A/B pairs at HTTP concurrency 100 showed no
+throughput difference beyond the machine's noise. So not raised.
 """
 from __future__ import annotations
 
