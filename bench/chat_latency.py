@@ -34,7 +34,8 @@ import paho.mqtt.client as paho
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
-from common import CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, run_load, start_platform
+from common import (CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, run_load, start_platform,
+                    ws_chat_turn)
 
 from tests.harness.procs import wait_until
 
@@ -157,20 +158,7 @@ async def ws_load(targets: list[Target], n: int, concurrency: int, timeout: floa
         for i in counter:
             marker = f"ws {uuid.uuid4().hex[:12]}"
             started = time.perf_counter()
-            await ws.send(json.dumps({"type": "chat.message", "content": marker}))
-            outcome, request_id = None, None
-            try:
-                async with asyncio.timeout(timeout):
-                    while outcome is None:
-                        event = json.loads(await ws.recv())
-                        if event["type"] == "chat.accepted" and event["user_message"]["content"] == marker:
-                            request_id = event["request_id"]
-                        elif event["type"] == "chat.reply" and event.get("request_id") == request_id:
-                            outcome = "ok" if marker in event["assistant_message"]["content"] else "wrong reply"
-                        elif event["type"] == "chat.error":
-                            outcome = event.get("code", "error")
-            except TimeoutError:
-                outcome = "client timeout"
+            outcome = await ws_chat_turn(ws, marker, timeout)
             if outcome == "ok":
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
             run.count(outcome)

@@ -6,6 +6,7 @@ of the two cores the platform is being measured on.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform as host_platform
@@ -23,6 +24,25 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.platform import Platform  # noqa: E402
 
 import uvloop  # noqa: E402
+
+
+async def ws_chat_turn(ws, marker: str, timeout: float) -> str:
+    """Send one chat.message on a chat socket and wait for its own reply: "ok", "wrong reply" (a reply that does
+    not quote it), the error's code, or "client timeout"."""
+    await ws.send(json.dumps({"type": "chat.message", "content": marker}))
+    request_id = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                event = json.loads(await ws.recv())
+                if event["type"] == "chat.accepted" and event["user_message"]["content"] == marker:
+                    request_id = event["request_id"]
+                elif event["type"] == "chat.reply" and event.get("request_id") == request_id:
+                    return "ok" if marker in event["assistant_message"]["content"] else "wrong reply"
+                elif event["type"] == "chat.error":
+                    return event.get("code", "error")
+    except TimeoutError:
+        return "client timeout"
 
 
 def run_load(main):

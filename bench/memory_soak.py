@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import statistics
 import time
@@ -26,7 +27,7 @@ import uuid
 import aiohttp
 import websockets
 
-from common import create_users, machine_line, rss_mb, run_load, start_platform
+from common import create_users, machine_line, rss_mb, run_load, start_platform, ws_chat_turn
 
 from tests.harness.procs import wait_until
 
@@ -55,21 +56,7 @@ async def ws_client(base_url: str, cookie: str, session_id: int, period: float, 
     async with websockets.connect(url, origin=base_url, additional_headers={"Cookie": cookie}) as ws:
         while time.monotonic() < until:
             started = time.monotonic()
-            marker = f"soak {uuid.uuid4().hex[:12]}"
-            await ws.send(json.dumps({"type": "chat.message", "content": marker}))
-            outcome, request_id = None, None
-            try:
-                async with asyncio.timeout(60):
-                    while outcome is None:
-                        event = json.loads(await ws.recv())
-                        if event["type"] == "chat.accepted" and event["user_message"]["content"] == marker:
-                            request_id = event["request_id"]
-                        elif event["type"] == "chat.reply" and event.get("request_id") == request_id:
-                            outcome = "ok" if marker in event["assistant_message"]["content"] else "wrong reply"
-                        elif event["type"] == "chat.error":
-                            outcome = event.get("code", "error")
-            except TimeoutError:
-                outcome = "client timeout"
+            outcome = await ws_chat_turn(ws, f"soak {uuid.uuid4().hex[:12]}", timeout=60)
             tally[("WebSocket", outcome)] += 1
             await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
 
@@ -96,8 +83,6 @@ def growth_per_hour(samples: list, name: str) -> float:
 
 
 async def soak(p, clients: list, args) -> tuple[dict, list]:
-    import collections
-
     tally = collections.Counter()
     samples: list = []
     until = time.monotonic() + args.minutes * 60
@@ -127,7 +112,8 @@ def main() -> int:
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.env)
     print(machine_line(f"SQLite, 1 daphne, 1 worker, offline responder, {args.minutes:g} min at ~{args.rate:g} "
-                       f"req/s from {args.concurrency} clients (half HTTP, half WebSocket), settings {settings or 'default'}"),
+                       f"req/s from {args.concurrency} clients (half HTTP, half WebSocket), "
+                       f"settings {settings or 'default'}"),
           flush=True)
     p = start_platform("bench-memsoak-", CHAT_RATE_LIMIT="0", WS_FRAME_RATE="0", **settings)
     try:
@@ -147,9 +133,9 @@ def main() -> int:
         p.stop_all()
 
     answered = sum(n for (_, outcome), n in tally.items() if outcome == "ok")
-    print(f"requests {sum(tally.values())}, answered {answered} "
-          f"({answered / max(1, args.minutes * 60):.0f}/s); others {dict((k, v) for k, v in tally.items() if k[1] != 'ok') or 'none'}; "
-          f"pending at end {pending}")
+    others = {key: n for key, n in tally.items() if key[1] != "ok"}
+    print(f"requests {sum(tally.values())}, answered {answered} ({answered / max(1, args.minutes * 60):.0f}/s); "
+          f"others {others or 'none'}; pending at end {pending}")
     for name in samples[0][1]:
         first, last = samples[0][1][name], samples[-1][1][name]
         print(f"RSS {name}: {first:.1f} -> {last:.1f} MB ({last - first:+.1f}); "
