@@ -6,8 +6,9 @@ request, started on first use and stopped at the end. Sync views need that (two 
 each other). An async view -- the chat API, which is most HTTP traffic -- runs no sync code of its own; the
 only sync step of its request is `response.close()`, which Django still sends to that per-request thread, so
 every chat request started and stopped a thread just for it (measured: the thread pool's bookkeeping alone was
-~6 % of daphne's CPU under load). Here those requests run without the context, so that step (and a modified
-session's save) runs on the process's one shared sync thread instead; sync views keep Django's behaviour.
+~6 % of daphne's CPU under load). Here those requests run without the context, and close their response on the
+event loop itself (handle_async_view); what still needs a thread (a modified session's save) goes to the process's
+one shared sync thread. Sync views keep Django's behaviour.
 """
 from __future__ import annotations
 
