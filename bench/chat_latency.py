@@ -34,13 +34,12 @@ import paho.mqtt.client as paho
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
-from common import (CpuMeter, Run, create_users, machine_line, platform_pids, rss_mb, run_load, start_platform,
-                    ws_chat_turn)
+from common import (SESSIONS_PER_USER, CpuMeter, Run, Target, create_users, machine_line, platform_pids, rss_mb,
+                    run_load, start_platform, ws_chat_turn)
 
 from tests.harness.procs import wait_until
 
 BASE = "prompt_portal/assistant_response"
-SESSIONS_PER_USER = 20
 
 
 class FloorClient:
@@ -99,17 +98,6 @@ class FloorClient:
         self.client.disconnect()
 
 
-class Target:
-    """One chat session and the credentials of its owner."""
-
-    def __init__(self, client, session_id: int, base_url: str):
-        self.session_id = session_id
-        self.base_url = base_url  # the daphne process this user's requests go to
-        self.cookie = client.cookie_header
-        self.headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
-                        "Content-Type": "application/json"}
-
-
 async def http_load(targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
     run = Run(f"HTTP chat, concurrency {concurrency}", total=n)
     counter = iter(range(n))
@@ -149,8 +137,7 @@ async def ws_load(targets: list[Target], n: int, concurrency: int, timeout: floa
     sockets = []
     for start in range(0, concurrency, 100):  # open them (untimed) in batches, as users arrive
         sockets += await asyncio.gather(*(
-            websockets.connect(f"{t.base_url.replace('http://', 'ws://')}/ws/chat/{t.session_id}/",
-                               origin=t.base_url, open_timeout=60,
+            websockets.connect(t.ws_url, origin=t.base_url, open_timeout=60,
                                additional_headers={"Cookie": t.cookie}, max_queue=None)
             for t in targets[start:min(concurrency, start + 100)]))
 

@@ -26,6 +26,21 @@ from tests.harness.platform import Platform  # noqa: E402
 import uvloop  # noqa: E402
 
 
+SESSIONS_PER_USER = 20  # chat sessions each benchmark user owns (users own several, as real ones do)
+
+
+class Target:
+    """One chat session and the credentials of its owner."""
+
+    def __init__(self, client, session_id: int, base_url: str):
+        self.session_id = session_id
+        self.base_url = base_url  # the daphne process this user's requests go to
+        self.ws_url = f"{base_url.replace('http://', 'ws://')}/ws/chat/{session_id}/"
+        self.cookie = client.cookie_header
+        self.headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
+                        "Content-Type": "application/json"}
+
+
 async def ws_chat_turn(ws, marker: str, timeout: float) -> str:
     """Send one chat.message on a chat socket and wait for its own reply: "ok", "wrong reply" (a reply that does
     not quote it), the error's code, or "client timeout"."""

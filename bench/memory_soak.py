@@ -27,22 +27,20 @@ import uuid
 import aiohttp
 import websockets
 
-from common import create_users, machine_line, rss_mb, run_load, start_platform, ws_chat_turn
+from common import SESSIONS_PER_USER, Target, create_users, machine_line, rss_mb, run_load, start_platform, ws_chat_turn
 
 from tests.harness.procs import wait_until
 
-SESSIONS_PER_USER = 20
 
-
-async def http_client(base_url: str, headers: dict, session_id: int, period: float, until: float, tally) -> None:
+async def http_client(target: Target, period: float, until: float, tally) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
                                      timeout=aiohttp.ClientTimeout(total=60)) as http:
         while time.monotonic() < until:
             started = time.monotonic()
             marker = f"soak {uuid.uuid4().hex[:12]}"
             try:
-                async with http.post(f"{base_url}/api/chatbot/messages", headers=headers,
-                                     data=json.dumps({"session_id": session_id, "content": marker})) as response:
+                async with http.post(f"{target.base_url}/api/chatbot/messages", headers=target.headers,
+                                     data=json.dumps({"session_id": target.session_id, "content": marker})) as response:
                     body = await response.read()
                     ok = response.status == 200 and marker in json.loads(body)["assistant_message"]["content"]
                     tally[("HTTP", "ok" if ok else str(response.status))] += 1
@@ -51,9 +49,9 @@ async def http_client(base_url: str, headers: dict, session_id: int, period: flo
             await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
 
 
-async def ws_client(base_url: str, cookie: str, session_id: int, period: float, until: float, tally) -> None:
-    url = f"{base_url.replace('http://', 'ws://')}/ws/chat/{session_id}/"
-    async with websockets.connect(url, origin=base_url, additional_headers={"Cookie": cookie}) as ws:
+async def ws_client(target: Target, period: float, until: float, tally) -> None:
+    async with websockets.connect(target.ws_url, origin=target.base_url,
+                                  additional_headers={"Cookie": target.cookie}) as ws:
         while time.monotonic() < until:
             started = time.monotonic()
             outcome = await ws_chat_turn(ws, f"soak {uuid.uuid4().hex[:12]}", timeout=60)
@@ -82,21 +80,16 @@ def growth_per_hour(samples: list, name: str) -> float:
     return slope * 3600
 
 
-async def soak(p, clients: list, args) -> tuple[dict, list]:
+async def soak(p, targets: list[Target], args) -> tuple[dict, list]:
     tally = collections.Counter()
     samples: list = []
     until = time.monotonic() + args.minutes * 60
     period = args.concurrency / args.rate  # each client's pace, so that all together make about --rate
     pids = {"daphne": p.web.pid, "worker": p.workers[0].pid}
     tasks = [sample_rss(pids, args.sample, until, samples)]
-    for n, (client, session_id) in enumerate(clients):
-        base_url = f"http://127.0.0.1:{p.web_ports[0]}"
-        if n % 2 == 0:
-            headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
-                       "Content-Type": "application/json"}
-            tasks.append(http_client(base_url, headers, session_id, period, until, tally))
-        else:
-            tasks.append(ws_client(base_url, client.cookie_header, session_id, period, until, tally))
+    for n, target in enumerate(targets):
+        client = http_client if n % 2 == 0 else ws_client
+        tasks.append(client(target, period, until, tally))
     await asyncio.gather(*tasks)
     return tally, samples
 
@@ -119,11 +112,12 @@ def main() -> int:
     try:
         users = [f"soak{u}" for u in range(-(-args.concurrency // SESSIONS_PER_USER))]
         create_users(p, users)
-        clients = []
+        base_url = f"http://127.0.0.1:{p.web_ports[0]}"
+        targets = []
         for name in users:
             client = p.client(name)
-            clients += [(client, client.new_session()["id"]) for _ in range(SESSIONS_PER_USER)]
-        tally, samples = run_load(soak(p, clients[:args.concurrency], args))
+            targets += [Target(client, client.new_session()["id"], base_url) for _ in range(SESSIONS_PER_USER)]
+        tally, samples = run_load(soak(p, targets[:args.concurrency], args))
         try:
             wait_until(lambda: p.pending() == 0, 30, what="pending to drain")
         except Exception:  # noqa: BLE001 - reported below as what is still pending
