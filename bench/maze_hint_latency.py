@@ -16,7 +16,6 @@ import asyncio
 import json
 import queue
 import socket
-import statistics
 import time
 import uuid
 

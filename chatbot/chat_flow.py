@@ -20,6 +20,7 @@ class TurnResult:
 
     event: dict
     user_message: dict | None
+    notice: dict | None = None  # "new conversation with the model", when this turn began one
 
     @property
     def outcome(self) -> str:
@@ -35,35 +36,24 @@ class TurnResult:
         return contract.HTTP_STATUS_FOR_ERROR.get(self.event["code"], 503)
 
 
-def chat_payload(session: ChatSession, content: str, overrides: dict) -> dict:
-    """The PROTOCOL.md chat request fields the web side owns (the worker adds requestId, clientId, replyTopic)."""
-    return {
-        "sessionId": session.session_key,
-        "message": content,
-        "systemPrompt": overrides.get("system_prompt", session.system_prompt),
-        "temperature": overrides.get("temperature", session.temperature),
-        "topP": overrides.get("top_p", session.top_p),
-        "maxTokens": overrides.get("max_tokens", session.max_tokens),
-    }
-
-
 async def chat_turn(
     *,
     session: ChatSession,
     content: str,
     overrides: dict,
     notify_group: bool,
-    on_accepted: Callable[[str, dict], Awaitable[None]] | None = None,
+    on_progress: Callable[[dict], Awaitable[None]] | None = None,
     request_id: str | None = None,
 ) -> TurnResult:
-    """Ask the model one question; `on_accepted(request_id, user_message)` runs once a worker published it."""
+    """Ask the model one question; `on_progress(event)` runs for the worker's `chat.queued` (earlier messages of
+    the session come first) and `chat.accepted` (the question is stored and on its way to the model)."""
     started = time.monotonic()
-    result = await _turn(session, content, overrides, notify_group, on_accepted, request_id)
+    result = await _turn(session, content, overrides, notify_group, on_progress, request_id)
     telemetry.record_chat_soon(result.outcome, time.monotonic() - started)
     return result
 
 
-async def _turn(session, content, overrides, notify_group, on_accepted, request_id) -> TurnResult:
+async def _turn(session, content, overrides, notify_group, on_progress, request_id) -> TurnResult:
     wait = await ratelimit.retry_after(scope="chat", user_id=session.owner_id,
                                        limit=ratelimit.Limit.parse(settings.CHAT_RATE_LIMIT))
     if wait:
@@ -71,16 +61,15 @@ async def _turn(session, content, overrides, notify_group, on_accepted, request_
             request_id=None, code=contract.ERROR_RATE_LIMITED, retry_after=wait,
             detail=f"You are sending messages too fast. Please wait {wait} s."), None)
     request_id = request_id or services.new_request_id()
-    # request_chat answers 503 at once when no worker can take it. The worker stores the question when it accepts
-    # the request (portal/mqtt/engine.py): a request nobody accepted leaves nothing behind, and all chat writes
-    # happen on the worker's one database thread.
+    # request_chat answers 503 at once when no worker can take it. The worker stores the question on the
+    # request's turn (portal/mqtt/engine.py): a request nobody accepted leaves nothing behind.
     outcome = await gateway.request_chat(
         request_id=request_id,
         session_key=session.session_key,
-        payload=chat_payload(session, content, overrides),
+        question={"session_id": session.id, "content": content, "overrides": overrides},
         timeout=settings.CHAT_REPLY_TIMEOUT,
         group=contract.chat_group(session.session_key) if notify_group else None,
-        question={"session_id": session.id, "content": content},
-        on_accepted=(lambda user_message: on_accepted(request_id, user_message)) if on_accepted else None,
+        on_progress=on_progress,
     )
-    return TurnResult(outcome.event, outcome.user_message if outcome.accepted else None)
+    return TurnResult(outcome.event, outcome.user_message if outcome.accepted else None,
+                      outcome.notice if outcome.accepted else None)

@@ -17,6 +17,11 @@ from .chat_flow import chat_turn
 MAX_IN_FLIGHT = 3  # per socket: a user waits for answers, a script flooding one socket waits too
 
 
+def _frame(event: dict) -> dict:
+    """What a socket shows of the worker's chat.queued / chat.accepted (not which worker holds it)."""
+    return {k: event[k] for k in ("type", "request_id", "position", "user_message", "notice") if k in event}
+
+
 class ChatConsumer(OwnedObjectConsumer):
     url_kwarg = "session_id"
 
@@ -63,13 +68,13 @@ class ChatConsumer(OwnedObjectConsumer):
         task.add_done_callback(self.in_flight.discard)
 
     async def _turn(self, text: str) -> None:
-        async def accepted(request_id: str, user_message: dict) -> None:
-            await self.send_json({"type": contract.CHAT_ACCEPTED, "request_id": request_id, "user_message": user_message})
+        async def progress(event: dict) -> None:
+            await self.send_json(_frame(event))
 
         request_id = services.new_request_id()
         self.own_requests.append(request_id)
         result = await chat_turn(
-            session=self.session, content=text, overrides={}, notify_group=True, on_accepted=accepted,
+            session=self.session, content=text, overrides={}, notify_group=True, on_progress=progress,
             request_id=request_id,
         )
         event = result.event
@@ -105,8 +110,11 @@ class ChatConsumer(OwnedObjectConsumer):
             return
         await self._join(contract.chat_group(self.session.session_key))
 
+    async def chat_queued(self, event):
+        await self._forward(_frame(event))
+
     async def chat_accepted(self, event):
-        await self._forward(event)
+        await self._forward(_frame(event))
 
     async def chat_reply(self, event):
         await self._forward({k: event.get(k) for k in ("type", "request_id", "assistant_message", "is_error")})

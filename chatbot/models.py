@@ -7,13 +7,21 @@ from django.db.models import Q
 
 
 def new_session_key() -> str:
-    # Public on MQTT (it is the LLM's memory key), so unguessable and topic-safe: 16 hex characters.
+    # Unguessable and topic-safe: 16 hex characters.
     return secrets.token_hex(8)
 
 
 class ChatSession(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
+    # The session's stable key: its sockets' group, its line of waiting messages and its turn lock in the worker.
     session_key = models.CharField(max_length=64, unique=True, default=new_session_key, editable=False)
+    # The conversation the LLM service holds for this session: the MQTT sessionId (its memory key, public on the
+    # broker), the system prompt it was first sent with (the service takes a session's prompt only once; None:
+    # not sent yet), and a request sent under it whose reply has not come (the service may still be working on
+    # it). A new sessionId starts over: on reset, when the prompt in effect changes, or after a lost answer.
+    llm_session_key = models.CharField(max_length=64, default=new_session_key, editable=False)
+    llm_system_prompt = models.TextField(null=True, blank=True, editable=False)
+    llm_open_request = models.CharField(max_length=64, blank=True, editable=False)
     title = models.CharField(max_length=200)
     preset = models.CharField(max_length=50, blank=True)
     system_prompt = models.TextField(blank=True)
@@ -34,6 +42,8 @@ class ChatMessage(models.Model):
     class Role(models.TextChoices):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
+        # Said by the portal, not the model: e.g. "new conversation with the model: system prompt changed".
+        NOTICE = "notice", "Notice"
 
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)

@@ -6,6 +6,7 @@ def session_json(session: ChatSession) -> dict:
     return {
         "id": session.id,
         "session_key": session.session_key,
+        "llm_session_key": session.llm_session_key,  # the LLM service's conversation; new ones get a notice
         "title": session.title,
         "preset": session.preset,
         "system_prompt": session.system_prompt,

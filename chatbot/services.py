@@ -5,8 +5,6 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
-from portal.fast_writes import insert_row, insert_rows, update_columns
-
 from .models import ChatMessage, ChatSession, new_session_key
 from .presets import DEFAULT_PRESET, PRESETS_BY_KEY
 
@@ -27,7 +25,8 @@ def session_create(*, owner, preset: str | None = None, **fields) -> ChatSession
 def session_update(*, session: ChatSession, **fields) -> ChatSession:
     for name, value in fields.items():
         setattr(session, name, value)
-    session.save()
+    # Only these columns: the worker writes the llm_* ones meanwhile, and a stale copy must not undo that.
+    session.save(update_fields=[*fields, "updated_at"])
     return session
 
 
@@ -35,12 +34,14 @@ def session_update(*, session: ChatSession, **fields) -> ChatSession:
 def session_reset(*, session: ChatSession) -> ChatSession:
     """Clear the history and forget the conversation on the LLM side.
 
-    The LLM service keeps memory per sessionId and has no reset topic for chat (PROTOCOL.md), so a fresh
-    session key is what makes it start over.
+    The LLM service keeps memory per sessionId and has no reset topic for chat (PROTOCOL.md), so a fresh LLM
+    sessionId is what makes it start over. The session's own key (its sockets' group) stays.
     """
     session.messages.all().delete()
-    session.session_key = new_session_key()
-    session.save()
+    session.llm_session_key = new_session_key()
+    session.llm_system_prompt = None
+    session.llm_open_request = ""
+    session.save(update_fields=["llm_session_key", "llm_system_prompt", "llm_open_request", "updated_at"])
     return session
 
 
@@ -52,82 +53,87 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def user_message_create(*, session_id: int, content: str, request_id: str) -> ChatMessage:
-    """Store a user's message (the worker does, when it accepts the request; see chatbot/replies.py).
+def effective_settings(session: ChatSession, overrides: dict) -> dict:
+    """The system prompt and sampling settings a turn is sent with: its overrides, else the session's."""
+    return {
+        "system_prompt": overrides.get("system_prompt", session.system_prompt),
+        "temperature": overrides.get("temperature", session.temperature),
+        "top_p": overrides.get("top_p", session.top_p),
+        "max_tokens": overrides.get("max_tokens", session.max_tokens),
+    }
 
-    Raises IntegrityError when the session was deleted (its foreign key fails at commit).
-    """
-    # One transaction: one commit (one WAL write with SQLite) instead of one per statement. Both statements skip
-    # the ORM's compiler (portal/fast_writes.py): this runs on every chat turn.
-    with transaction.atomic():
-        message = insert_row(ChatMessage(
-            session_id=session_id, role=ChatMessage.Role.USER, content=content, request_id=request_id
-        ))
-        update_columns(ChatSession, session_id, updated_at=message.created_at)
-    return message
+
+NEW_CONVERSATION_REASONS = {
+    "prompt_changed": "system prompt changed",
+    "answer_lost": "the previous answer did not arrive",
+}
 
 
 @transaction.atomic
-def user_messages_create(questions: list[dict]) -> list[ChatMessage]:
-    """Many users' messages at once (the worker's batches, see chatbot/replies.py): one INSERT for all of them
-    and one UPDATE of their sessions' activity time. Raises IntegrityError when one was stored already."""
-    messages = insert_rows([
-        ChatMessage(session_id=q["session_id"], role=ChatMessage.Role.USER, content=q["content"],
-                    request_id=q["request_id"])
-        for q in questions
-    ])
-    _require_ids(messages)
-    sessions = ChatSession.objects.filter(pk__in={m.session_id for m in messages})
-    # Lock the sessions in id order first (PostgreSQL; a no-op on SQLite): an UPDATE of many rows locks them in
-    # whatever order its plan visits them, and two workers' batches locking in different orders would deadlock.
-    list(sessions.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
-    sessions.update(updated_at=max(m.created_at for m in messages))
-    return messages
+def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dict
+               ) -> tuple[ChatSession, ChatMessage, ChatMessage | None] | None:
+    """Store the user's message of a request whose turn it is, deciding which LLM conversation it goes to:
+    (session, question, notice or None); None when the session is gone.
+
+    The LLM service takes a session's system prompt only when it first sees its sessionId, so a turn whose prompt
+    differs from the one the service holds starts a new conversation there (a new sessionId), marked in the
+    history by a notice. So does a turn after one whose answer never came: the service may still be writing it
+    into that conversation. Runs with the session's row locked, one turn per session at a time (the worker).
+    """
+    session = ChatSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        return None
+    existing = session.messages.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
+    if existing is not None:  # the same request delivered twice: it went out already
+        return session, existing, None
+    prompt = effective_settings(session, overrides)["system_prompt"]
+    reason = None
+    if session.llm_open_request:
+        reason = "answer_lost"
+    elif session.llm_system_prompt is not None and session.llm_system_prompt != prompt:
+        reason = "prompt_changed"
+    notice = None
+    if reason is not None:
+        session.llm_session_key = new_session_key()
+        notice = ChatMessage.objects.create(
+            session=session, role=ChatMessage.Role.NOTICE,
+            content=f"New conversation with the model: {NEW_CONVERSATION_REASONS[reason]}.",
+            metadata={"new_llm_conversation": reason},
+        )
+    question = ChatMessage.objects.create(session=session, role=ChatMessage.Role.USER, content=content,
+                                          request_id=request_id)
+    session.llm_system_prompt = prompt
+    session.llm_open_request = request_id
+    session.save(update_fields=["llm_session_key", "llm_system_prompt", "llm_open_request", "updated_at"])
+    return session, question, notice
 
 
-def _assistant_message(*, session_id: int, request_id: str, text: str, is_error: bool, metadata: dict) -> ChatMessage:
+@transaction.atomic
+def turn_cancel(*, request_id: str) -> None:
+    """A question stored by turn_begin whose request could not be published: gone, as if never sent."""
+    question = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
+    if question is None:
+        return
+    ChatSession.objects.filter(pk=question.session_id, llm_open_request=request_id).update(llm_open_request="")
+    question.delete()
+
+
+@transaction.atomic
+def reply_store(*, request_id: str, text: str, is_error: bool, metadata: dict) -> tuple[ChatMessage, bool] | None:
+    """Store the reply to a request once: (message, created); a duplicate returns the stored one. None when its
+    question is not stored (never was, or its session was reset or deleted): no answer is kept without it."""
+    question = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
+    if question is None:
+        return None
     meta = dict(metadata)
     if is_error:
         meta["error"] = True
-    return ChatMessage(session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta,
-                       request_id=request_id)
-
-
-def assistant_messages_create(replies: list[dict]) -> list[ChatMessage]:
-    """Many replies at once, one INSERT (the worker's batches). Raises IntegrityError when one was stored
-    already: then each goes through assistant_message_store, which tells a duplicate from a new reply."""
-    messages = insert_rows([_assistant_message(**reply) for reply in replies])
-    _require_ids(messages)
-    return messages
-
-
-def _require_ids(messages: list[ChatMessage]) -> None:
-    """A bulk insert on a database that cannot return the new ids: refused, so the caller stores one by one."""
-    if any(message.pk is None for message in messages):
-        raise IntegrityError("bulk insert returned no ids")
-
-
-def assistant_message_store(
-    *, session: ChatSession | None = None, session_id: int | None = None, request_id: str, text: str,
-    is_error: bool, metadata: dict,
-) -> tuple[ChatMessage, bool]:
-    """Store a reply once per request id; (message, created). A duplicate returns the stored one.
-
-    One INSERT on the happy path (this runs on every reply, in the worker): the unique constraint on
-    (request_id, role), not a prior SELECT, finds duplicates. Raises ChatSession.DoesNotExist when the
-    session was deleted meanwhile.
-    """
-    sid = session_id if session_id is not None else session.pk
     try:
-        # Its own savepoint when the worker runs this inside a batch's transaction (portal.db.DbBatcher): a
-        # failed INSERT then undoes only itself, and the duplicate lookup below can still run.
-        with transaction.atomic():
-            message = insert_row(_assistant_message(session_id=sid, request_id=request_id, text=text,
-                                                    is_error=is_error, metadata=metadata))
+        with transaction.atomic():  # a savepoint: a duplicate undoes only its own INSERT
+            message = ChatMessage.objects.create(session_id=question.session_id, role=ChatMessage.Role.ASSISTANT,
+                                                 content=text, metadata=meta, request_id=request_id)
     except IntegrityError:
-        existing = (ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.ASSISTANT).first()
-                    if request_id else None)
-        if existing is None:  # not a duplicate, so the foreign key failed: the session is gone
-            raise ChatSession.DoesNotExist(f"chat session {sid} no longer exists") from None
-        return existing, False
+        return ChatMessage.objects.get(request_id=request_id, role=ChatMessage.Role.ASSISTANT), False
+    ChatSession.objects.filter(pk=question.session_id).update(updated_at=message.created_at)
+    ChatSession.objects.filter(pk=question.session_id, llm_open_request=request_id).update(llm_open_request="")
     return message, True

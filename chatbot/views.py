@@ -61,9 +61,8 @@ def session_detail(request, session_id: int):
 @json_api("POST")
 def session_reset(request, session_id: int):
     session = selectors.session_for_user(user=request.user, session_id=session_id)
-    old_key = session.session_key
     session = services.session_reset(session=session)
-    notify.session_changed(old_key)  # the sockets re-read it and move to the new key's group
+    notify.session_changed(session.session_key)  # the sockets re-read it
     return JsonResponse(session_json(session))
 
 
@@ -88,6 +87,7 @@ async def message_create(request, preloaded):
     if result.http_status == 200:
         return JsonResponse({
             "session": session_json(session),
+            "notice": result.notice,
             "user_message": result.user_message,
             "assistant_message": event["assistant_message"],
             "raw_response": event["raw_response"],

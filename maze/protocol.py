@@ -11,6 +11,21 @@ from . import engine
 
 MAX_LIST = 500
 
+# The system prompt of a game without a template, sent in every state message like a template's. The LLM service
+# applies a template update to its whole maze project (docs/protocol.md), so a game that sent no prompt of its own
+# would get hints from whatever template it heard last, someone else's.
+DEFAULT_TEMPLATE = {
+    "title": "Default maze guide",
+    "content": (
+        "You are the guide of a maze game. The player must reach the exit while avoiding germs. "
+        "visible_map[y][x] is 1 for floor and 0 for wall; positions are [x, y]; y grows southwards. "
+        'Answer with one JSON object: {"hint": "<short advice>", "suggestion": "<optional>", '
+        '"path": [[x, y], ...] (optional next steps)}.'
+    ),
+    "version": 0,
+    "user_id": None,
+}
+
 
 class StateError(ValueError):
     """The browser's state message is unusable; the message says which field."""
@@ -62,8 +77,8 @@ def state_payload(*, session_key: str, state: Any, width: int, height: int, temp
         "oxygen": _int(state.get("oxygen"), "oxygen", 0, 100, 100),
         "replyTopic": f"{hint_base}/{session_key}",
     }
-    if template is not None:
-        payload["prompt_template"] = template
+    # Always the prompt in effect for this game: no game may depend on what the service last heard elsewhere.
+    payload["prompt_template"] = template if template is not None else DEFAULT_TEMPLATE
     return payload
 
 

@@ -207,7 +207,10 @@ MQTT = {
     # Base of the worker's client id; each running worker claims "<base>_w<N>" (see portal/mqtt/identity.py).
     "CLIENT_ID": env.str("MQTT_CLIENT_ID", default="prompt_portal_backend"),
     "KEEPALIVE": env.int("MQTT_KEEPALIVE", default=10),
-    "RECONNECT_MIN_DELAY": env.float("MQTT_RECONNECT_MIN_DELAY", default=0.2),
+    # Reconnect every RECONNECT_INTERVAL s (jittered) through the first RECONNECT_FAST_PERIOD s of an outage, then
+    # back off exponentially up to RECONNECT_MAX_DELAY (portal/mqtt/reconnect.py).
+    "RECONNECT_INTERVAL": env.float("MQTT_RECONNECT_INTERVAL", default=0.5),
+    "RECONNECT_FAST_PERIOD": env.float("MQTT_RECONNECT_FAST_PERIOD", default=60.0),
     "RECONNECT_MAX_DELAY": env.float("MQTT_RECONNECT_MAX_DELAY", default=30.0),
     "MAX_RECONNECT_ATTEMPTS": env.int("MQTT_MAX_RECONNECT_ATTEMPTS", default=0),
     "PROBE_INTERVAL": env.float("MQTT_PROBE_INTERVAL", default=5.0),
@@ -244,10 +247,16 @@ WORKER = {
     "BREAKER_THRESHOLD": env.int("LLM_BREAKER_THRESHOLD", default=5),
     "BREAKER_COOLDOWN": env.float("LLM_BREAKER_COOLDOWN", default=30.0),
     "LLM_STATUS_TIMEOUT": env.float("LLM_STATUS_TIMEOUT", default=90.0),
-    # Feature apps plug their reply handling into the worker here, so portal/mqtt imports no feature app.
-    "CHAT_REPLY_STORE": "chatbot.replies.store_assistant_reply",
-    "CHAT_QUESTION_STORE": "chatbot.replies.store_user_question",
-    "MAZE_HINT_STORE": "maze.hints.store_hint",
+    # At most one request per chat session is in flight to the LLM; this many more may wait their turn (then 429).
+    "SESSION_QUEUE_MAX": env.int("CHAT_SESSION_QUEUE_MAX", default=5),
+    # Feature apps plug their database work into the worker here (portal.mqtt.engine.EngineHooks), so portal/mqtt
+    # imports no feature app.
+    "HOOKS": {
+        "begin_chat_turn": "chatbot.replies.begin_chat_turn",
+        "cancel_chat_turn": "chatbot.replies.cancel_chat_turn",
+        "store_chat_reply": "chatbot.replies.store_chat_reply",
+        "store_hint": "maze.hints.store_hint",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------

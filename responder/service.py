@@ -38,6 +38,11 @@ MAX_QUEUED_LLM_CALLS = 1024
 MAX_QUEUED_PUBLISHES = 10_000  # QoS 1 replies kept while the broker is away; beyond that they are dropped
 MAX_INFLIGHT_PUBLISHES = 100
 SHUTDOWN_PUBLISH_TIMEOUT = 5.0
+# Reconnect like the portal's worker: every half second through the first minute of an outage (users are waiting
+# through a broker restart), then backing off to RECONNECT_MAX_DELAY (a broker that is really down is left alone).
+RECONNECT_INTERVAL = 0.5
+RECONNECT_FAST_PERIOD = 60.0
+RECONNECT_MAX_DELAY = 30.0
 
 DEFAULT_MAZE_PROMPT = (
     "You are the guide of a maze game. The player must reach the exit while avoiding germs. "
@@ -85,6 +90,8 @@ class Responder:
             self.pool = BoundedPool(settings.max_concurrency, MAX_QUEUED_LLM_CALLS)
         self._stopping = False
         self._failed_connects = 0
+        self._outage_since: float | None = None  # monotonic; None while connected
+        self._backing_off = False
         self.client = self._make_client()
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -98,7 +105,7 @@ class Responder:
             # A certificate that does not verify fails the handshake: paho's loop retries like any refused connect.
             client.tls_set_context(tls_context(s.tls_ca_file, s.tls_cert_file, s.tls_key_file))
         client.will_set(s.status_topic, self._status(online=False), qos=1, retain=True)
-        client.reconnect_delay_set(1, 10)
+        client.reconnect_delay_set(RECONNECT_INTERVAL, RECONNECT_INTERVAL)
         client.max_queued_messages_set(MAX_QUEUED_PUBLISHES)
         client.max_inflight_messages_set(MAX_INFLIGHT_PUBLISHES)
         client.on_connect = self._on_connect
@@ -167,6 +174,8 @@ class Responder:
             # With TLS the socket is an ssl.SSLSocket, which passes the option on to its TCP socket.
             client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._failed_connects = 0
+            self._outage_since = None
+            client.reconnect_delay_set(RECONNECT_INTERVAL, RECONNECT_INTERVAL)
             log.info("connected to %s:%s as %s (session present: %s)", s.broker_host, s.broker_port, s.client_id,
                      flags.session_present)
             client.subscribe([(topic, 1) for topic in self.subscriptions()])
@@ -179,8 +188,8 @@ class Responder:
             self._failed_connects += 1
             # One line per outage, not one per retry.
             level = logging.WARNING if self._failed_connects == 1 else logging.DEBUG
-            log.log(level, "cannot connect to %s:%s; retrying every 1-10 s", self.settings.broker_host,
-                    self.settings.broker_port)
+            log.log(level, "cannot connect to %s:%s; retrying", self.settings.broker_host, self.settings.broker_port)
+            self._pace_reconnects(client)
         except Exception:
             log.exception("error in on_connect_fail")
 
@@ -190,8 +199,18 @@ class Responder:
                 log.info("disconnected from the broker")
             else:
                 log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+                self._pace_reconnects(client)
         except Exception:
             log.exception("error in on_disconnect")
+
+    def _pace_reconnects(self, client) -> None:
+        """Steady attempts through the first RECONNECT_FAST_PERIOD s of an outage, then paho's doubling delays."""
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since, self._backing_off = now, False
+        elif now - self._outage_since > RECONNECT_FAST_PERIOD and not self._backing_off:
+            client.reconnect_delay_set(RECONNECT_INTERVAL, RECONNECT_MAX_DELAY)  # from here paho doubles them
+            self._backing_off = True
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:
@@ -312,8 +331,10 @@ class Responder:
 
     def _maze_with_llm(self, session_id: str, state: MazeState, data: dict, topic: str) -> None:
         # Only the template is remembered for the maze, no turns: each state is complete on its own, and states
-        # are large and frequent.
+        # are large and frequent. The state's own prompt, when it carries one, is the game's prompt in effect.
         snapshot = self.memory.open(MAZE_PROJECT, session_id, state.template)
+        if state.template is not None:
+            snapshot = Snapshot(state.template, snapshot.turns)
         game = {k: v for k, v in data.items() if k not in _STATE_FIELDS_NOT_FOR_MODEL}
         content = json.dumps(game, separators=(",", ":")) + "\n\n" + MAZE_ANSWER_FORMAT
         messages = _conversation(snapshot, content, DEFAULT_MAZE_PROMPT)

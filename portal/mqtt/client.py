@@ -37,8 +37,9 @@ class LinkConfig:
     username: str = ""
     password: str = ""
     subscriptions: tuple[tuple[str, int], ...] = ()
-    reconnect_min_delay: float = 0.2
-    reconnect_max_delay: float = 30.0
+    reconnect_interval: float = 0.5  # between attempts through the first reconnect_fast_period s of an outage
+    reconnect_fast_period: float = 60.0
+    reconnect_max_delay: float = 30.0  # then backing off up to this
     max_reconnect_attempts: int = 0  # 0 = never give up
     connect_timeout: float = 5.0  # TCP connect, TLS handshake and CONNACK each
     tls: bool = False
@@ -66,8 +67,9 @@ def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> s
 
 
 class MqttLink:
-    """A persistent-session MQTT 3.1.1 client; `on_message(topic, payload)` and `on_state(connected, reason)` are
-    called on the event loop and must not block. Use it from the loop that called start()."""
+    """A persistent-session MQTT 3.1.1 client; `on_message(topic, payload, retained)` and
+    `on_state(connected, reason)` are called on the event loop and must not block. Use it from the loop that
+    called start()."""
 
     MISC_INTERVAL = 0.5  # seconds between keepalive checks (and checks of the CONNACK deadline)
 
@@ -75,7 +77,7 @@ class MqttLink:
         self,
         config: LinkConfig,
         *,
-        on_message: Callable[[str, bytes], None],
+        on_message: Callable[[str, bytes, bool], None],
         on_state: Callable[[bool, str], None],
     ):
         self.config = config
@@ -154,7 +156,7 @@ class MqttLink:
 
     # -- the link's task ---------------------------------------------------------------------------------
     async def _run(self) -> None:
-        delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
+        delays = self._new_schedule()
         try:
             while not self._stop.is_set():
                 try:
@@ -170,7 +172,7 @@ class MqttLink:
                     self._set_disconnected("connection lost")
                 if self.reconnect_attempts == 0:
                     # The last connection was good: start the schedule again from its short first delay.
-                    delays = reconnect_delays(self.config.reconnect_min_delay, self.config.reconnect_max_delay)
+                    delays = self._new_schedule()
                 self.reconnect_attempts += 1
                 limit = self.config.max_reconnect_attempts
                 if limit and self.reconnect_attempts > limit:
@@ -187,6 +189,10 @@ class MqttLink:
                     pass
         finally:
             self._close()
+
+    def _new_schedule(self):
+        c = self.config
+        return reconnect_delays(c.reconnect_interval, c.reconnect_max_delay, c.reconnect_fast_period)
 
     async def _connect_and_serve(self) -> None:
         self._wake.clear()
@@ -338,6 +344,6 @@ class MqttLink:
 
     def _handle_message(self, client, userdata, message) -> None:
         try:
-            self._on_message_cb(message.topic, message.payload)
+            self._on_message_cb(message.topic, message.payload, bool(message.retain))
         except Exception:  # noqa: BLE001
             log.exception("error handling a message on %r", getattr(message, "topic", "?"))

@@ -19,7 +19,8 @@ MQTT_PUBLISH = "mqtt.publish"  # fire-and-forget publish (maze state, templates,
 CHAT_CANCEL = "chat.cancel"  # the waiter went away (client disconnected): stop waiting for it
 
 # worker -> web
-CHAT_ACCEPTED = "chat.accepted"  # the worker took the request and published it
+CHAT_QUEUED = "chat.queued"  # the worker holds it; earlier messages of its chat session are answered first
+CHAT_ACCEPTED = "chat.accepted"  # the worker stored the question and published the request
 CHAT_REPLY = "chat.reply"  # the assistant's answer, already stored
 CHAT_ERROR = "chat.error"  # a clear failure: see ERROR_* below
 MAZE_HINT = "maze.hint"  # a hint for one maze game session
@@ -32,6 +33,7 @@ ERROR_LLM = "llm_error"  # the LLM service answered with an error -> 503
 ERROR_SHUTDOWN = "shutdown"  # the worker is stopping -> 503
 ERROR_RATE_LIMITED = "rate_limited"  # this user sent too much too fast -> 429
 ERROR_GONE = "not_found"  # the chat session was deleted while the request was on its way -> 404
+ERROR_SESSION_BUSY = "session_busy"  # too many messages of this chat session already wait -> 429
 
 HTTP_STATUS_FOR_ERROR = {
     ERROR_TIMEOUT: 504,
@@ -41,6 +43,7 @@ HTTP_STATUS_FOR_ERROR = {
     ERROR_SHUTDOWN: 503,
     ERROR_RATE_LIMITED: 429,
     ERROR_GONE: 404,
+    ERROR_SESSION_BUSY: 429,
 }
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -70,15 +73,15 @@ def chat_request_event(
     *,
     request_id: str,
     session_key: str,
-    payload: dict[str, Any],
+    question: dict[str, Any],
     timeout: float,
     accept_by: float,
     reply_channel: str | None = None,
     group: str | None = None,
-    question: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A chat request. `payload` holds the PROTOCOL.md fields the worker does not add itself; `question`
-    ({"session_id", "content"}) is the user's message, which the worker stores when it accepts the request.
+    """A chat request. `question` ({"session_id", "content", "overrides"}) is the user's message and the sampling
+    settings sent with it; on the request's turn the worker has the chat app store it and build the PROTOCOL.md
+    fields from the session as it is then (settings.WORKER["CHAT_TURN_BEGIN"]).
 
     `accept_by` is a wall-clock deadline: a request still queued after it (its sender already gave up
     with a 503) is dropped by the worker instead of being published late.
@@ -87,12 +90,11 @@ def chat_request_event(
         "type": CHAT_REQUEST,
         "request_id": request_id,
         "session_key": session_key,
-        "payload": payload,
+        "question": question,
         "timeout": timeout,
         "accept_by": accept_by,
         "reply_channel": reply_channel,
         "group": group,
-        "question": question,
     }
 
 

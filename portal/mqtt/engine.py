@@ -1,10 +1,22 @@
 """The MQTT worker's engine: relays between the channel layer and the one MQTT connection.
 
-Three asyncio tasks share one event loop with the MQTT link (portal/mqtt/client.py): the inbox (requests from web
-processes), the MQTT inbound queue (messages the link received) and housekeeping (deadlines, probe, heartbeat).
-The first two hand each message to a task of its own, so the database writes of messages arriving together share
-one batch (portal.db.DbBatcher) instead of waiting for each other. Nothing here blocks the loop: database writes
-run on the batcher's own thread, and the MQTT socket is non-blocking.
+Shape (as healthchecks' sendalerts): `run()` is a thin loop of three tasks that feed units a test can call
+directly with fakes (a fake link, the in-memory channel layer, plain functions as hooks): `handle_web_event(event)`
+for what a web process sends, `handle_mqtt_message(topic, payload, retained)` for what the broker delivers, and
+`expire(now)` for deadlines. Database work runs off the loop (`run_sync`, portal.db.run_db by default); the MQTT
+link (client.py) is non-blocking on the loop.
+
+A chat turn, in the obvious order:
+1. A web process sends `chat.request`. What the worker cannot serve is refused at once (not connected, LLM
+   offline, breaker open, too many requests); otherwise the request gets in its chat session's line (turns.py):
+   its turn now, or `chat.queued` while an earlier message of the session is answered.
+2. On its turn it takes the session's turn lock (turn_lock.py: one request per session in flight, across
+   workers), the chat app stores the question and says what to publish (`begin_chat_turn`: the LLM sessionId,
+   system prompt and sampling; a fresh sessionId when the prompt in effect changed), the request is published
+   (QoS 1), and the waiter hears `chat.accepted`.
+3. The reply, matched by request id (or, on the fallback topic, to the one request in flight under that
+   sessionId), is stored and delivered, whatever its shape; then the session's next message takes its turn.
+   A turn whose reply does not come by its deadline ends with a timeout (its late reply is stored for it alone).
 """
 from __future__ import annotations
 
@@ -15,34 +27,45 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.db import DbBatcher, PrerequisiteFailed
+from portal.db import run_db
 
 from . import contract
 from .breaker import OPEN, CircuitBreaker
 from .client import LinkConfig, MqttLink
-from .pending import PendingRegistry, PendingRequest, RecentIds
+from .identity import RECLAIMED, ClientIdLease, LeaseLost
 from .payloads import ChatReply, MalformedPayload, parse_chat_reply, parse_hint, parse_status
-from .shared_state import record_probe_rtt, remove_worker_state, write_worker_state
-from .identity import release_lease, renew_lease
-from .topics import (
-    ReplyAddress, hint_base, parse_reply_topic, reply_session_consistent, reply_topic, session_from_hint_topic,
-)
+from .pending import ChatTurn, PendingRegistry, RecentIds
+from .presence import LlmPresence
+from .shared_state import is_alive, read_worker_states, record_probe_rtt, remove_worker_state, write_worker_state
+from .topics import hint_base, parse_reply_topic, reply_session_consistent, reply_topic, session_from_hint_topic
+from .turn_lock import TurnLock, holder_value
+from .turns import SessionQueues
 
 log = logging.getLogger("portal.mqtt.worker")
 
 INBOUND_QUEUE_MAX = 10000
-# Messages handled at once (each a task): their database writes then share batches (portal.db.DbBatcher).
-HANDLERS_MAX = 500
-_UNKEPT = object()  # a reply not stored because its question was not
+HANDLERS_MAX = 500  # messages handled at once, each in a task of its own
+TURN_LOCK_MARGIN = 5.0  # a turn lock outlives its request's deadline by this much, then expires by itself
+EXIT_RECONNECT_LIMIT, EXIT_LEASE_LOST = 1, 3
 
 
-def _question_store(request_id: str) -> str:
-    """The name under which the store of a request's question records its outcome (DbBatcher `records`)."""
-    return f"question:{request_id}"
+@dataclass(frozen=True)
+class EngineHooks:
+    """The feature apps' database functions: plain sync functions, run off the event loop."""
+
+    # (session_id, request_id, content, overrides) -> {"payload": PROTOCOL.md fields without requestId, clientId and
+    # replyTopic, "user_message": JSON, "notice": JSON or None}; None when the chat session is gone.
+    begin_chat_turn: Callable[..., dict | None]
+    # (request_id): undo begin_chat_turn for a request that could not be published.
+    cancel_chat_turn: Callable[..., None]
+    # (request_id, text, is_error, metadata) -> {"message": JSON, "created": bool}; None when its question is gone.
+    store_chat_reply: Callable[..., dict | None]
+    # (session_key, hint) -> False for an unknown game.
+    store_hint: Callable[..., bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,15 +74,13 @@ class EngineConfig:
     heartbeat_interval: float
     pending_max: int
     pending_max_age: float
-    chat_reply_store: Callable[..., dict | None]
-    maze_hint_store: Callable[..., bool] | None = None
-    # Stores the question of an accepted request; returns its JSON, None when its session is gone.
-    chat_question_store: Callable[..., dict | None] | None = None
+    session_queue_max: int = 5
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
-    # The LLM service announces itself every 30 s; silence for this long counts as offline.
+    # Each LLM service instance announces itself every 30 s; one silent for this long no longer counts.
     llm_status_timeout: float = 90.0
     housekeeping_interval: float = 0.2
+    turn_lock_retry: float = 0.1  # how often a turn whose session is locked by another worker tries again
 
     @property
     def response_base(self) -> str:
@@ -72,20 +93,26 @@ class Counters:
     messages_out: int = 0
     malformed: int = 0
     replies_delivered: int = 0
+    replies_unreadable: int = 0  # matched to a request but unreadable: delivered and stored as an LLM error
     replies_late: int = 0
     replies_duplicate: int = 0
-    replies_unkept: int = 0  # replies to requests refused after publishing: their question could not be stored
+    replies_unmatched: int = 0  # matched no request (fallback topic with nothing in flight, unknown id): dropped
     replies_foreign: int = 0
     replies_mismatched: int = 0
     timeouts: int = 0
+    queue_timeouts: int = 0
     refused_busy: int = 0
+    refused_session_busy: int = 0
     refused_unavailable: int = 0
     dropped_stale: int = 0
+    queued: int = 0
+    new_llm_conversations: int = 0
     reconnects: int = 0
     probe_failures: int = 0
     inbound_dropped: int = 0
     hints_delivered: int = 0
     hints_unknown: int = 0
+    status_ignored: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -101,13 +128,6 @@ class ProbeState:
 
 
 @dataclass
-class LlmStatus:
-    online: bool | None = None  # None: never heard of it
-    service: str = ""
-    last_seen: float | None = None  # wall clock of the last status message
-
-
-@dataclass
 class WorkerRuntime:
     """Everything the heartbeat publishes about this worker."""
 
@@ -118,108 +138,147 @@ class WorkerRuntime:
     counters: Counters = field(default_factory=Counters)
     received_by_kind: dict[str, int] = field(default_factory=dict)
     probe: ProbeState = field(default_factory=ProbeState)
-    llm: LlmStatus = field(default_factory=LlmStatus)
+
+
+def _link_config(config: EngineConfig, client_id: str, probe_topic: str) -> LinkConfig:
+    m = config.mqtt
+    return LinkConfig(
+        host=m["BROKER_HOST"],
+        port=m["BROKER_PORT"],
+        client_id=client_id,
+        keepalive=m["KEEPALIVE"],
+        username=m["USERNAME"],
+        password=m["PASSWORD"],
+        tls=m.get("TLS", False),
+        tls_ca_file=m.get("TLS_CA_FILE", ""),
+        tls_cert_file=m.get("TLS_CERT_FILE", ""),
+        tls_key_file=m.get("TLS_KEY_FILE", ""),
+        subscriptions=(
+            (f"{config.response_base}/#", 1),
+            (f"{hint_base(m['TOPIC_HINT'])}/+", 1),
+            (probe_topic, 0),
+            *((t, 1) for t in m["TOPIC_LLM_STATUS"]),
+        ),
+        reconnect_interval=m["RECONNECT_INTERVAL"],
+        reconnect_fast_period=m["RECONNECT_FAST_PERIOD"],
+        reconnect_max_delay=m["RECONNECT_MAX_DELAY"],
+        max_reconnect_attempts=m["MAX_RECONNECT_ATTEMPTS"],
+    )
 
 
 class WorkerEngine:
-    def __init__(self, *, config: EngineConfig, client_id: str, channel_layer, redis):
+    def __init__(
+        self,
+        *,
+        config: EngineConfig,
+        client_id: str,
+        channel_layer,
+        redis,
+        hooks: EngineHooks,
+        lease: ClientIdLease | None = None,
+        link=None,
+        turn_lock=None,
+        run_sync: Callable[..., Awaitable[Any]] = run_db,
+    ):
         self.config = config
         self.client_id = client_id
         self.layer = channel_layer
         self.redis = redis
-        self.pending = PendingRegistry(config.pending_max)
-        self.recent = RecentIds()
+        self.hooks = hooks
+        self.lease = lease
+        self.token = lease.token if lease is not None else uuid.uuid4().hex  # this process, in its worker state
+        self.run_sync = run_sync
         self.runtime = WorkerRuntime()
+        self.presence = LlmPresence(config.llm_status_timeout, self.runtime.started_at)
         self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_cooldown)
-        # The feature apps' database hooks, run in batches on the worker's one database thread, off the loop.
-        self.db = DbBatcher()
-        self._inbound: asyncio.Queue | None = None
+        self.queues: SessionQueues[ChatTurn] = SessionQueues(config.session_queue_max)
+        self.turns: dict[str, ChatTurn] = {}  # every request this worker holds (in line or in flight), by id
+        self.pending = PendingRegistry(config.pending_max)  # those published and waiting for their reply
+        self.recent = RecentIds()
+        self.turn_lock = turn_lock if turn_lock is not None else TurnLock(redis, self._holder_gone)
+        self.exit_code: int | None = None  # set when the worker must stop by itself
         self._accepting = True
+        self._inbound: asyncio.Queue | None = None
         self._handlers: set[asyncio.Task] = set()
-        # request id -> its acceptance (the question's store, then "accepted" or the refusal to the waiter), while
-        # it runs: a reply to it is stored only if the question was, and delivered only after it.
-        self._questions: dict[str, asyncio.Task] = {}
         self._handler_slots: asyncio.Semaphore | None = None
+        self._background: set[asyncio.Task] = set()
         m = config.mqtt
         self.probe_topic = f"{m['TOPIC_PROBE'].rstrip('/')}/{client_id}"
         self.hint_topic = m["TOPIC_HINT"]
         self.status_topics = tuple(m["TOPIC_LLM_STATUS"])
-        self.link = MqttLink(
-            LinkConfig(
-                host=m["BROKER_HOST"],
-                port=m["BROKER_PORT"],
-                client_id=client_id,
-                keepalive=m["KEEPALIVE"],
-                username=m["USERNAME"],
-                password=m["PASSWORD"],
-                tls=m.get("TLS", False),
-                tls_ca_file=m.get("TLS_CA_FILE", ""),
-                tls_cert_file=m.get("TLS_CERT_FILE", ""),
-                tls_key_file=m.get("TLS_KEY_FILE", ""),
-                subscriptions=(
-                    (f"{config.response_base}/#", 1),
-                    (f"{hint_base(self.hint_topic)}/+", 1),
-                    (self.probe_topic, 0),
-                    *((t, 1) for t in self.status_topics),
-                ),
-                reconnect_min_delay=m["RECONNECT_MIN_DELAY"],
-                reconnect_max_delay=m["RECONNECT_MAX_DELAY"],
-                max_reconnect_attempts=m["MAX_RECONNECT_ATTEMPTS"],
-            ),
-            on_message=self._enqueue_inbound,
-            on_state=self._on_link_state,
-        )
+        self.link = link if link is not None else MqttLink(
+            _link_config(config, client_id, self.probe_topic), on_message=self._enqueue_inbound,
+            on_state=self._on_link_state)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> int:
-        """Serve until `stop` is set (exit code 0) or the reconnect limit is reached (exit code 1)."""
+        """Serve until `stop` is set (exit code 0), the reconnect limit is reached (1) or the client id's lease is
+        lost to another worker (3)."""
         self._inbound = asyncio.Queue(maxsize=INBOUND_QUEUE_MAX)
         self._handler_slots = asyncio.Semaphore(HANDLERS_MAX)
-        tasks = [
-            # First, and given a turn before the link starts: its SUBSCRIBE goes out before the worker can
-            # report itself connected (which is when web processes start sending here).
-            asyncio.create_task(self._inbox_loop(), name="inbox"),
+        inbox = asyncio.create_task(self._inbox_loop(), name="inbox")
+        others = [
             asyncio.create_task(self._inbound_loop(), name="mqtt-inbound"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
         ]
+        # The inbox gets a turn before the link starts: its SUBSCRIBE goes out before the worker can report
+        # itself connected (which is when web processes start sending here).
         await asyncio.sleep(0)
         self.link.start()
         await self._heartbeat()
         stopper = asyncio.create_task(stop.wait())
-        while not stopper.done() and self.link.fatal_error is None:
-            await asyncio.wait([stopper, *tasks], timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
+        while not stopper.done() and self._fatal() is None:
+            await asyncio.wait([stopper, inbox, *others], timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            for task in (inbox, *others):
                 if task.done() and not task.cancelled() and task.exception():
                     log.error("task %s died", task.get_name(), exc_info=task.exception())
-        await self._shutdown(tasks, stopper)
-        return 1 if self.link.fatal_error is not None else 0
-
-    async def _shutdown(self, tasks: list[asyncio.Task], stopper: asyncio.Task) -> None:
-        log.info("shutting down: answering %d waiting request(s)", len(self.pending))
-        self._accepting = False
         stopper.cancel()
-        tasks[0].cancel()  # stop taking new requests first
-        await self._settle_handlers()
-        for request in self.pending.pop_all():
-            await self._deliver(
-                request,
-                contract.error_event(
-                    request_id=request.request_id,
-                    code=contract.ERROR_SHUTDOWN,
-                    detail="The chat service is restarting. Please try again in a moment.",
-                ),
-            )
-        for task in tasks[1:]:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.link.stop()
-        await asyncio.to_thread(self.db.close)  # what is queued is written; then its thread ends
+        self.exit_code = self._fatal() or 0
+        await self._shutdown(inbox, others)
+        return self.exit_code
+
+    def _fatal(self) -> int | None:
+        if self.link.fatal_error is not None:
+            return EXIT_RECONNECT_LIMIT
+        return self.exit_code
+
+    async def _shutdown(self, inbox: asyncio.Task, others: list[asyncio.Task]) -> None:
+        log.info("shutting down: answering %d request(s)", len(self.turns))
+        self._accepting = False
+        # Web processes stop choosing this worker at once; requests already on their way are still read and
+        # refused with a clear 503 while the ones being handled finish.
+        await self._heartbeat()
+        await self._settle(self._handlers, timeout=5.0)
+        inbox.cancel()
+        await asyncio.gather(inbox, return_exceptions=True)
         try:
-            await remove_worker_state(self.redis, self.client_id)
-            await release_lease(self.redis, self.client_id)
+            if self.exit_code != EXIT_LEASE_LOST:  # else that state is the other worker's now
+                await remove_worker_state(self.redis, self.client_id)
         except Exception as exc:  # noqa: BLE001 - Redis may be the thing that is down
             log.warning("could not clear worker state: %s", exc)
+        for turn in list(self.turns.values()):
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_SHUTDOWN,
+                detail="The chat service is restarting. Please try again in a moment."), start_next=False)
+        await self._settle(self._background, timeout=1.0)
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await self.link.stop()
+        if self.lease is not None and self.exit_code != EXIT_LEASE_LOST:
+            try:
+                await self.lease.release()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("could not release the client id: %s", exc)
         log.info("worker %s stopped", self.client_id)
+
+    @staticmethod
+    async def _settle(tasks: set[asyncio.Task], timeout: float) -> None:
+        """Let these tasks finish (briefly), then cancel the rest."""
+        if tasks:
+            await asyncio.wait(list(tasks), timeout=timeout)
+        for task in list(tasks):
+            task.cancel()
 
     async def _spawn(self, handling) -> None:
         """Run one message's handling as its own task, at most HANDLERS_MAX at once (waits for a slot)."""
@@ -236,17 +295,15 @@ class WorkerEngine:
         self._handlers.discard(task)
         self._handler_slots.release()
 
-    async def _settle_handlers(self, timeout: float = 5.0) -> None:
-        """Let the messages being handled finish (briefly), then cancel the rest."""
-        if self._handlers:
-            await asyncio.wait(list(self._handlers), timeout=timeout)
-        for task in list(self._handlers):
-            task.cancel()
+    def _in_background(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)  # a reference, so the task is not collected before it ends
+        task.add_done_callback(self._background.discard)
 
     # -- link -> engine (called on the event loop; must not block) ----------------------------------------
-    def _enqueue_inbound(self, topic: str, payload: bytes) -> None:
+    def _enqueue_inbound(self, topic: str, payload: bytes, retained: bool = False) -> None:
         try:
-            self._inbound.put_nowait((topic, payload))
+            self._inbound.put_nowait((topic, payload, retained))
         except asyncio.QueueFull:
             # Bounded on purpose: a flood must not grow memory; QoS 0 probes and floods are what gets lost.
             self.runtime.counters.inbound_dropped += 1
@@ -261,9 +318,9 @@ class WorkerEngine:
         else:
             self.runtime.connected_since = None
             self.runtime.last_disconnect_reason = reason
-        asyncio.ensure_future(self._heartbeat())
+        self._in_background(self._heartbeat())
 
-    # -- web -> MQTT -------------------------------------------------------------------------------------
+    # -- web -> engine -----------------------------------------------------------------------------------
     async def _inbox_loop(self) -> None:
         failures = 0
         channel = contract.worker_channel(self.client_id)
@@ -282,19 +339,20 @@ class WorkerEngine:
 
     async def _handle_web_event_logged(self, event: dict[str, Any]) -> None:
         try:
-            await self._handle_web_event(event)
+            await self.handle_web_event(event)
         except Exception:  # noqa: BLE001
             log.exception("error handling %s", event.get("type"))
 
-    async def _handle_web_event(self, event: dict[str, Any]) -> None:
+    async def handle_web_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == contract.CHAT_REQUEST:
-            await self._handle_chat_request(event)
+            await self._on_chat_request(event)
         elif kind == contract.CHAT_CANCEL:
-            request = self.pending.pop(event["request_id"])
-            if request is not None:
-                # Its reply may still come: remember the id so that reply is stored as late, not re-matched.
-                self.recent.mark_abandoned(request.request_id, request.session_key)
+            turn = self.turns.get(event["request_id"])
+            # Only a request still in line is dropped: one in flight keeps its turn until its reply (which the
+            # session's other sockets still get) or its deadline, so the next message never overlaps it.
+            if turn is not None and self.queues.withdraw(turn.session_key, turn):
+                self.turns.pop(turn.request_id, None)
         elif kind == contract.MQTT_PUBLISH:
             self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
         else:
@@ -307,137 +365,196 @@ class WorkerEngine:
             self.runtime.last_activity_at = time.time()
         return ok
 
-    async def _handle_chat_request(self, event: dict[str, Any]) -> None:
-        now = time.time()
+    def _unavailable(self) -> dict[str, Any] | None:
+        """Why no request can go to the LLM right now (code, detail, retry_after), or None."""
+        if not self._accepting:
+            return {"code": contract.ERROR_SHUTDOWN,
+                    "detail": "The chat service is restarting. Please try again in a moment."}
+        if not self.link.connected:
+            return {"code": contract.ERROR_UNAVAILABLE,
+                    "detail": "The chat service is not connected to the language model right now. Please try again."}
+        if self.llm_online() is False:
+            return {"code": contract.ERROR_UNAVAILABLE, "retry_after": 10,
+                    "detail": "The language model is offline right now. Please try again in a moment."}
+        return None
+
+    async def _on_chat_request(self, event: dict[str, Any]) -> None:
+        now = time.monotonic()
         request_id = event["request_id"]
-        target = PendingRequest(
-            request_id=request_id,
-            session_key=event["session_key"],
-            deadline=time.monotonic() + float(event["timeout"]),
-            created_at=time.monotonic(),
-            reply_channel=event.get("reply_channel"),
+        if request_id in self.turns or request_id in self.recent:
+            return  # the same request delivered twice: it is already on its way (or was answered)
+        timeout = float(event["timeout"])
+        turn = ChatTurn(
+            request_id=request_id, session_key=event["session_key"], deadline=now + timeout, created_at=now,
+            timeout=timeout, question=event.get("question") or {}, reply_channel=event.get("reply_channel"),
             group=event.get("group"),
         )
-        if float(event.get("accept_by", now)) < now:
-            # Its sender already answered 503 and rolled back: publishing it now would be a ghost request.
+        if float(event.get("accept_by", time.time())) < time.time():
+            # Its sender already answered 503: publishing it now would be a ghost request.
             self.runtime.counters.dropped_stale += 1
             log.info("dropped request %s: queued past its accept deadline", request_id)
             return
-        if not self._accepting or not self.link.connected:
-            self.runtime.counters.refused_unavailable += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The chat service is not connected to the language model right now. Please try again."))
-            return
-        if self.llm_online() is False:
-            self.runtime.counters.refused_unavailable += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The language model is offline right now. Please try again in a moment.", retry_after=10))
-            return
-        if not self.breaker.allow(time.monotonic()):
-            self.runtime.counters.refused_unavailable += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The language model is not answering right now. Please try again shortly.",
-                retry_after=self.breaker.retry_after(time.monotonic())))
-            return
-        if not self.pending.add(target):
-            if request_id in self.pending:
-                return  # the same request delivered twice: it is already on its way
+        refusal = self._unavailable()
+        if refusal is None and len(self.turns) >= self.config.pending_max:
             self.runtime.counters.refused_busy += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_BUSY,
-                detail="Too many requests are waiting for the model. Please try again in a moment."))
-            return
-        payload = dict(event["payload"])
-        payload.update(
-            requestId=request_id,
-            clientId=self.client_id,
-            replyTopic=reply_topic(self.config.response_base, target.session_key, self.client_id, request_id),
-        )
-        # Published before its question is stored: the model works while the question is written, which takes
-        # that write (a hop to the database thread and a commit) off every reply's path.
-        # The question's store is queued at once, so a reply's store, queued when the reply comes, runs after it
-        # and only if it succeeded (portal.db.DbBatcher `requires`): a reply is never kept without its question,
-        # nor stored before it.
-        if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
-            self.pending.pop(request_id)
-            self.runtime.counters.refused_unavailable += 1
-            await self._deliver(target, contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The chat service lost its connection to the language model. Please try again."))
-            return  # nothing was stored: a request nobody accepted leaves nothing behind
-        question = event.get("question")
-        stored = None
-        if question and self.config.chat_question_store is not None:
-            try:
-                stored = self.db.submit(self.config.chat_question_store, lock_order=target.session_key,
-                                        records=_question_store(request_id), session_id=int(question["session_id"]),
-                                        content=str(question["content"]), request_id=request_id)
-            except Exception as exc:  # noqa: BLE001 - a malformed question: refused like a failed store
-                stored = asyncio.get_running_loop().create_future()
-                stored.set_exception(exc)
-        accepting = self._questions[request_id] = asyncio.create_task(self._accept(target, stored))
-        accepting.add_done_callback(lambda _: self._questions.pop(request_id, None))
-        await asyncio.shield(accepting)
-
-    async def _accept(self, target: PendingRequest, stored: asyncio.Future | None) -> None:
-        """Once the question is stored, tell the waiter its request is accepted (or refused: see _question)."""
-        user_message, refusal = await self._question(stored, target.request_id, target.session_key)
+            refusal = {"code": contract.ERROR_BUSY,
+                       "detail": "Too many requests are waiting for the model. Please try again in a moment."}
+        elif refusal is None and not self.breaker.allow(now):
+            refusal = {"code": contract.ERROR_UNAVAILABLE, "retry_after": self.breaker.retry_after(now),
+                       "detail": "The language model is not answering right now. Please try again shortly."}
         if refusal is not None:
-            self.pending.pop(target.request_id)
-            await self._deliver(target, refusal)
+            if refusal["code"] != contract.ERROR_BUSY:
+                self.runtime.counters.refused_unavailable += 1
+            await self._deliver(turn, contract.error_event(request_id=request_id, **refusal))
             return
-        target.extra["user_message"] = user_message
-        await self._deliver(target, {
-            "type": contract.CHAT_ACCEPTED,
-            "request_id": target.request_id,
-            "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
-            "user_message": user_message,
-        })
+        position = self.queues.offer(turn.session_key, turn)
+        if position is None:
+            self.runtime.counters.refused_session_busy += 1
+            await self._deliver(turn, contract.error_event(
+                request_id=request_id, code=contract.ERROR_SESSION_BUSY, retry_after=5,
+                detail=f"{self.config.session_queue_max} messages of this chat are already waiting for the model. "
+                       "Please wait for their answers."))
+            return
+        self.turns[request_id] = turn
+        if position == 0:
+            await self._start_turn(turn)
+            return
+        self.runtime.counters.queued += 1
+        await self._deliver(turn, {"type": contract.CHAT_QUEUED, "request_id": request_id, "position": position,
+                                   "worker": self.client_id})
 
-    async def _question(
-        self, stored: asyncio.Future | None, request_id: str, session_key: str
-    ) -> tuple[dict | None, dict | None]:
-        """The stored user's message of a request being accepted: (its JSON, None), or (None, the error event
-        that refuses the request) when its session is gone or the database failed.
-
-        The worker, not the web process, writes it: then every chat write happens on this one database thread
-        (no two writers waiting for each other's lock), and a request nobody accepted has stored nothing. A refused
-        request is marked so in `recent`, so its reply, which the model is already working on, is never kept.
-        """
-        if stored is None:
-            return None, None
+    async def _start_turn(self, turn: ChatTurn) -> None:
+        """The session's turn is this request's: lock, store the question, publish, announce."""
+        holder = holder_value(self.client_id, self.token, turn.request_id)
         try:
-            message = await stored
-        except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
-            log.exception("could not store the question of request %s", request_id)
+            while not await self.turn_lock.acquire(turn.session_key, holder, turn.timeout + TURN_LOCK_MARGIN):
+                # Another worker's request of this session is in flight (the web's choice of worker just moved).
+                if time.monotonic() >= turn.deadline or self.turns.get(turn.request_id) is not turn:
+                    await self._end_turn(turn, self._queue_timeout(turn))
+                    return
+                await asyncio.sleep(self.config.turn_lock_retry)
+        except Exception as exc:  # noqa: BLE001 - Redis away: a clear 503, never a hang
+            log.warning("could not take the turn lock of request %s: %s", turn.request_id, exc)
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
+                detail="The chat service cannot reach its message bus. Please try again."))
+            return
+        turn.lock_holder = holder
+        if (refusal := self._unavailable()) is not None:
             self.runtime.counters.refused_unavailable += 1
-            refusal = contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
-                detail="Your message could not be saved right now. Please try again.")
-        else:
-            if message is not None:
-                return message, None
-            refusal = contract.error_event(
-                request_id=request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists.")
-        # Marked before the acceptance ends, so a reply to it that comes later is dropped without a store.
-        self.recent.mark_refused(request_id, session_key)
-        return None, refusal
+            await self._end_turn(turn, contract.error_event(request_id=turn.request_id, **refusal))
+            return
+        question = turn.question
+        try:
+            begun = await self.run_sync(
+                self.hooks.begin_chat_turn, session_id=int(question["session_id"]), request_id=turn.request_id,
+                content=str(question["content"]), overrides=dict(question.get("overrides") or {}))
+        except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
+            log.exception("could not store the question of request %s", turn.request_id)
+            self.runtime.counters.refused_unavailable += 1
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
+                detail="Your message could not be saved right now. Please try again."))
+            return
+        if self.turns.get(turn.request_id) is not turn:  # ended meanwhile (shutting down): never published
+            if begun is not None:
+                await self._cancel_question(turn)
+            return
+        if begun is None:
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists."))
+            return
+        if begun.get("notice") is not None:
+            self.runtime.counters.new_llm_conversations += 1
+        payload = dict(begun["payload"])
+        turn.llm_key = str(payload["sessionId"])
+        payload.update(requestId=turn.request_id, clientId=self.client_id,
+                       replyTopic=reply_topic(self.config.response_base, turn.llm_key, self.client_id,
+                                              turn.request_id))
+        turn.deadline = time.monotonic() + turn.timeout
+        self.pending.add(turn)
+        if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
+            self.pending.pop(turn.request_id)
+            await self._cancel_question(turn)  # nobody will answer it: it leaves no question behind
+            self.runtime.counters.refused_unavailable += 1
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE,
+                detail="The chat service lost its connection to the language model. Please try again."))
+            return
+        try:
+            await self._deliver(turn, {
+                "type": contract.CHAT_ACCEPTED,
+                "request_id": turn.request_id,
+                "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
+                "user_message": begun.get("user_message"),
+                "notice": begun.get("notice"),
+            })
+        finally:
+            turn.announced.set()
 
-    # -- MQTT -> web -------------------------------------------------------------------------------------
+    async def _cancel_question(self, turn: ChatTurn) -> None:
+        try:
+            await self.run_sync(self.hooks.cancel_chat_turn, request_id=turn.request_id)
+        except Exception:  # noqa: BLE001
+            log.exception("could not undo the question of request %s", turn.request_id)
+
+    def _queue_timeout(self, turn: ChatTurn) -> dict[str, Any]:
+        self.runtime.counters.queue_timeouts += 1
+        return contract.error_event(
+            request_id=turn.request_id, code=contract.ERROR_TIMEOUT,
+            detail="Your earlier messages in this chat took too long to be answered. Please try again.")
+
+    async def _end_turn(self, turn: ChatTurn, event: dict[str, Any] | None = None, *,
+                        start_next: bool = True) -> None:
+        """The turn is over (answered, failed, timed out): tell its waiter (`event`), free its session's turn
+        and start the session's next message. Safe to call twice."""
+        if self.turns.get(turn.request_id) is not turn:
+            return
+        del self.turns[turn.request_id]
+        self.pending.pop(turn.request_id)
+        turn.announced.set()
+        if not self.queues.withdraw(turn.session_key, turn):
+            nxt = self.queues.finish(turn.session_key, turn)
+        else:
+            nxt = None
+        if event is not None:
+            await self._deliver(turn, event)
+        if turn.lock_holder is not None:
+            holder, turn.lock_holder = turn.lock_holder, None
+            try:
+                await self.turn_lock.release(turn.session_key, holder)
+            except Exception as exc:  # noqa: BLE001 - it expires by itself; our own stale lock is broken at once
+                log.warning("could not release the turn lock of request %s: %s", turn.request_id, exc)
+        if nxt is not None:
+            if start_next:
+                self._in_background(self._start_turn(nxt))
+            else:
+                await self._end_turn(nxt, contract.error_event(
+                    request_id=nxt.request_id, code=contract.ERROR_SHUTDOWN,
+                    detail="The chat service is restarting. Please try again in a moment."), start_next=False)
+
+    async def _holder_gone(self, client_id: str, token: str, request_id: str) -> bool:
+        """Can the holder of a session's turn lock no longer finish its turn? (turn_lock.TurnLock)"""
+        if client_id == self.client_id and token == self.token:
+            turn = self.turns.get(request_id)
+            return turn is None or turn.lock_holder is None  # our own lock, left behind by a failed release
+        interval = self.config.heartbeat_interval
+        states = await read_worker_states(self.redis)
+        return not any(s.get("client_id") == client_id and s.get("instance") == token and is_alive(s, interval)
+                       for s in states)
+
+    # -- MQTT -> engine ----------------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:
         while True:
-            topic, payload = await self._inbound.get()
-            await self._spawn(self._process_inbound(topic, payload))
+            topic, payload, retained = await self._inbound.get()
+            await self._spawn(self.handle_mqtt_message(topic, payload, retained))
 
-    async def _process_inbound(self, topic: str, payload: bytes) -> None:
+    async def handle_mqtt_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """One message from the broker: handled, or counted as malformed and skipped; never raises."""
         self.runtime.counters.messages_in += 1
         self.runtime.last_activity_at = time.time()
         try:
-            await self._handle_mqtt_message(topic, payload)
+            await self._dispatch_mqtt(topic, payload, retained)
         except MalformedPayload as exc:
             self.runtime.counters.malformed += 1
             log.warning("skipped malformed message on %r: %s", topic[:200], exc)
@@ -447,18 +564,18 @@ class WorkerEngine:
             self.runtime.counters.malformed += 1
             log.exception("error handling a message on %r", topic[:200])
 
-    async def _handle_mqtt_message(self, topic: str, payload: bytes) -> None:
+    async def _dispatch_mqtt(self, topic: str, payload: bytes, retained: bool) -> None:
         max_bytes = self.config.mqtt["MAX_PAYLOAD_BYTES"]
         kind = self._kind_of(topic)
         self.runtime.received_by_kind[kind] = self.runtime.received_by_kind.get(kind, 0) + 1
-        if topic == self.probe_topic:
+        if kind == "probe":
             self._on_probe_echo(payload)
-        elif topic in self.status_topics:
-            await self._on_llm_status(parse_status(payload, max_bytes))
-        elif topic.startswith(self.config.response_base + "/"):
-            await self._handle_chat_reply(topic, payload, max_bytes)
-        elif (session_key := session_from_hint_topic(self.hint_topic, topic)) is not None:
-            await self._handle_hint(session_key, parse_hint(payload, max_bytes))
+        elif kind == "status":
+            await self._on_llm_status(parse_status(payload, max_bytes), retained)
+        elif kind == "reply":
+            await self._on_chat_reply(topic, payload, max_bytes)
+        elif kind == "hint":
+            await self._on_hint(session_from_hint_topic(self.hint_topic, topic), parse_hint(payload, max_bytes))
         else:
             raise MalformedPayload("message on a topic the worker does not handle")
 
@@ -473,11 +590,10 @@ class WorkerEngine:
             return "hint"
         return "other"
 
-    async def _handle_hint(self, session_key: str, hint: dict[str, Any]) -> None:
+    async def _on_hint(self, session_key: str, hint: dict[str, Any]) -> None:
         received_at = time.time()
-        if self.config.maze_hint_store is not None:
-            if not await self.db.call(self.config.maze_hint_store, lock_order=session_key, session_key=session_key,
-                                      hint=hint):
+        if self.hooks.store_hint is not None:
+            if not await self.run_sync(self.hooks.store_hint, session_key=session_key, hint=hint):
                 self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
                 return
         self.runtime.counters.hints_delivered += 1
@@ -485,113 +601,111 @@ class WorkerEngine:
             "type": contract.MAZE_HINT, "session_key": session_key, "hint": hint, "received_at": received_at,
         })
 
-    async def _on_llm_status(self, status) -> None:
-        llm = self.runtime.llm
-        went_offline = llm.online is not False and not status.online
-        if llm.online != status.online:
-            log.info("LLM service %s is %s", status.service or "?", "online" if status.online else "offline")
-        llm.online, llm.service, llm.last_seen = status.online, status.service, time.time()
-        if went_offline:
-            # Its last will: nothing waiting will be answered, so say so now instead of at each deadline.
-            for request in self.pending.pop_all():
-                self.recent.mark_abandoned(request.request_id, request.session_key)
-                await self._deliver(request, contract.error_event(
-                    request_id=request.request_id, code=contract.ERROR_UNAVAILABLE,
-                    detail="The language model went offline. Please try again in a moment.", retry_after=10))
-            asyncio.ensure_future(self._heartbeat())
+    async def _on_llm_status(self, status, retained: bool) -> None:
+        now = time.time()
+        was = self.presence.online(now)
+        if not self.presence.update(service=status.service, online=status.online, ts=status.ts, retained=retained,
+                                    now=now, connected_since=self.runtime.connected_since):
+            self.runtime.counters.status_ignored += 1
+            return
+        online = self.presence.online(now)
+        if was != online:
+            log.info("LLM service %s: %s; the LLM is %s", status.service or "?",
+                     "online" if status.online else "offline", "online" if online else "offline")
+            self._in_background(self._heartbeat())
+        if was is True and online is False:
+            # The last instance left (its will): nothing in flight will be answered, so say so now.
+            for turn in self.pending.all():
+                self.recent.mark_abandoned(turn.request_id, turn.llm_key)
+                await self._end_turn(turn, contract.error_event(
+                    request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=10,
+                    detail="The language model went offline. Please try again in a moment."))
 
-    async def _handle_chat_reply(self, topic: str, payload: bytes, max_bytes: int) -> None:
+    async def _on_chat_reply(self, topic: str, payload: bytes, max_bytes: int) -> None:
         address = parse_reply_topic(self.config.response_base, topic)
         if address is None:
             raise MalformedPayload("reply topic has no usable session segment")
         if address.client_id is not None and address.client_id != self.client_id:
             self.runtime.counters.replies_foreign += 1  # another worker's request: it handles its reply
             return
-        reply = parse_chat_reply(payload, max_bytes)
-        if not self._reply_session_matches(address, reply):
-            return
         if address.request_id is not None:
-            request = self.pending.pop(address.request_id)
-            if request is None and self.recent.is_answered(address.request_id):
-                self.runtime.counters.replies_duplicate += 1
-                return
+            turn = self.pending.get(address.request_id)
         else:
-            # The fallback topic carries no request id: the oldest waiting request of the session owns it.
-            request = self.pending.pop_oldest_for_session(address.session_key)
-        request_id = request.request_id if request else address.request_id
-        if request_id:
-            # Before the store is awaited: a second copy of this reply arriving meanwhile is then a duplicate.
-            self.recent.mark_answered(request_id, request.session_key if request else address.session_key)
-        accepting = self._questions.get(request_id) if request_id else None
-        if request_id and self.recent.is_refused(request_id):
-            # Its question could not be stored (the request's handler told its waiter): not kept without it.
-            self.runtime.counters.replies_unkept += 1
+            # The fallback topic names only the sessionId: the one request in flight under it owns the reply.
+            turn = self.pending.for_llm_key(address.session_key)
+        reply = parse_chat_reply(payload, max_bytes)
+        if turn is None:
+            await self._on_unawaited_reply(address, reply)
             return
-        # Still being accepted: its question's store is queued or running, and this store runs after it, only if
-        # it succeeded -- on time or late.
-        stored = await self._store_reply(address.session_key, request_id, reply,
-                                         after_question=accepting is not None)
-        if accepting is not None:
-            await asyncio.shield(accepting)  # the waiter hears "accepted" (or the refusal) before the reply
-        if stored is _UNKEPT or (request_id and self.recent.is_refused(request_id)):
-            self.runtime.counters.replies_unkept += 1
+        if not reply_session_consistent(address, turn.llm_key, reply.metadata.get("sessionId")):
+            self._mismatched(address.request_id)  # the request keeps waiting for its real reply
             return
-        if request is None:
-            self.runtime.counters.replies_late += 1
-            log.info("stored a late reply for request %s", request_id or "(none)")
-            return
-        if stored is not None and not stored["created"]:
-            self.runtime.counters.replies_duplicate += 1  # stored by an earlier run: delivered back then
-            return
-        self.runtime.counters.replies_delivered += 1
+        self.pending.pop(turn.request_id)
+        self.recent.mark_answered(turn.request_id, turn.llm_key)  # before the store: a second copy is a duplicate
+        stored = await self._store_reply(turn.request_id, reply)
+        await turn.announced.wait()  # the waiter hears "accepted" before the reply
+        counters = self.runtime.counters
+        counters.replies_delivered += 1
+        if reply.malformed:
+            counters.replies_unreadable += 1
+            log.warning("reply to request %s unreadable (%s): delivered as an error", turn.request_id,
+                        reply.malformed)
+        # Any reply, even one that cannot be shown, proves the model answers: never a failure for the breaker.
         self._breaker_changed(self.breaker.record_success())
-        await self._deliver(request, {
+        await self._end_turn(turn, {
             "type": contract.CHAT_REPLY,
-            "request_id": request.request_id,
+            "request_id": turn.request_id,
             "is_error": reply.is_error,
             "raw_response": reply.text,
             "assistant_message": stored["message"] if stored else None,
-            "user_message": request.extra.get("user_message"),
         })
 
-    def _reply_session_matches(self, address: ReplyAddress, reply: ChatReply) -> bool:
-        """Drop a reply whose session contradicts its request's (checked before the waiter is popped, so the
-        request keeps waiting for its real reply); the request's session is known while it waits and for a
-        while after it was abandoned."""
-        expected = None
-        if address.request_id is not None:
-            expected = self.pending.session_of(address.request_id) or self.recent.session_of(address.request_id)
-        if reply_session_consistent(address, expected, reply.metadata.get("sessionId")):
-            return True
+    async def _on_unawaited_reply(self, address, reply: ChatReply) -> None:
+        """A reply no request in flight waits for: late (its request timed out), a duplicate, or nobody's."""
+        counters, request_id = self.runtime.counters, address.request_id
+        if request_id is None:
+            # The fallback topic with nothing in flight under that sessionId: never stored (no forged history).
+            counters.replies_unmatched += 1
+            log.info("dropped a reply on the fallback topic: no request of that session is in flight")
+            return
+        if self.recent.is_answered(request_id) or request_id in self.turns:
+            counters.replies_duplicate += 1
+            return
+        if not reply_session_consistent(address, self.recent.session_of(request_id), reply.metadata.get("sessionId")):
+            self._mismatched(request_id)
+            return
+        self.recent.mark_answered(request_id, address.session_key)
+        stored = await self._store_reply(request_id, reply)
+        if stored is None:
+            counters.replies_unmatched += 1  # no such question (never stored, or its session was deleted)
+        elif not stored["created"]:
+            counters.replies_duplicate += 1  # stored by an earlier run of this worker
+        else:
+            counters.replies_late += 1
+            log.info("stored a late reply for request %s", request_id)
+
+    def _mismatched(self, request_id: str | None) -> None:
         self.runtime.counters.replies_mismatched += 1
         self.runtime.counters.malformed += 1
         # Never the reply's text: it may belong to someone else's conversation.
-        log.warning("dropped a reply to request %s: its session does not match the request's", address.request_id)
-        return False
+        log.warning("dropped a reply to request %s: its session does not match the request's", request_id)
 
-    async def _store_reply(self, session_key: str, request_id: str | None, reply, after_question: bool):
-        """The stored reply's JSON; None when it could not be stored; _UNKEPT when its question was not stored."""
+    async def _store_reply(self, request_id: str, reply: ChatReply) -> dict | None:
         try:
-            return await self.db.call(
-                self.config.chat_reply_store, lock_order=session_key,
-                requires=_question_store(request_id) if after_question else None, session_key=session_key,
-                request_id=request_id or "",
-                text=reply.text, is_error=reply.is_error, metadata=reply.metadata,
-            )
-        except PrerequisiteFailed:
-            return _UNKEPT
+            return await self.run_sync(self.hooks.store_chat_reply, request_id=request_id, text=reply.text,
+                                       is_error=reply.is_error, metadata=reply.metadata)
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
             log.exception("could not store the reply to request %s", request_id)
             return None
 
-    async def _deliver(self, request: PendingRequest, event: dict[str, Any]) -> None:
+    async def _deliver(self, turn: ChatTurn, event: dict[str, Any]) -> None:
         try:
-            if request.reply_channel:
-                await self.layer.send(request.reply_channel, event)
-            if request.group:
-                await self.layer.group_send(request.group, event)
+            if turn.reply_channel:
+                await self.layer.send(turn.reply_channel, event)
+            if turn.group:
+                await self.layer.group_send(turn.group, event)
         except Exception as exc:  # noqa: BLE001 - a gone waiter or a Redis blip must not stop the others
-            log.warning("could not deliver %s for request %s: %s", event["type"], request.request_id, exc)
+            log.warning("could not deliver %s for request %s: %s", event["type"], turn.request_id, exc)
 
     # -- housekeeping: deadlines, probe, heartbeat -------------------------------------------------------
     async def _housekeeping_loop(self) -> None:
@@ -599,7 +713,7 @@ class WorkerEngine:
         while True:
             await asyncio.sleep(self.config.housekeeping_interval)
             now = time.monotonic()
-            await self._expire_pending(now)
+            await self.expire(now)
             if now >= next_probe:
                 next_probe = now + self.config.mqtt["PROBE_INTERVAL"]
                 self._probe(now)
@@ -609,24 +723,26 @@ class WorkerEngine:
                 next_heartbeat = now + self.config.heartbeat_interval
                 await self._heartbeat()
 
-    async def _expire_pending(self, now: float) -> None:
-        expired = self.pending.pop_expired(now, self.config.pending_max_age)
+    async def expire(self, now: float) -> None:
+        """End the turns past their deadline: in flight (504, a failure for the breaker) or still in line."""
+        expired = self.pending.expired(now, self.config.pending_max_age)
         if expired:
-            log.info("swept %d request(s) past their deadline", len(expired))
-        for request in expired:
+            log.info("%d request(s) got no reply by their deadline", len(expired))
+        for turn in expired:
             self.runtime.counters.timeouts += 1
-            self._breaker_changed(self.breaker.record_failure(time.monotonic()))
-            self.recent.mark_abandoned(request.request_id, request.session_key)
-            await self._deliver(request, contract.error_event(
-                request_id=request.request_id, code=contract.ERROR_TIMEOUT,
+            self._breaker_changed(self.breaker.record_failure(now))
+            self.recent.mark_abandoned(turn.request_id, turn.llm_key)
+            await self._end_turn(turn, contract.error_event(
+                request_id=turn.request_id, code=contract.ERROR_TIMEOUT,
                 detail="The model did not answer in time. Please try again."))
+        for turn in self.queues.waiting():
+            if turn.deadline <= now:
+                await self._end_turn(turn, self._queue_timeout(turn))
 
     def llm_online(self) -> bool | None:
-        """True: announced itself recently; False: said offline (its will) or went silent; None: not known yet."""
-        llm, now, timeout = self.runtime.llm, time.time(), self.config.llm_status_timeout
-        if llm.online is None:
-            return None if now - self.runtime.started_at < timeout else False
-        return llm.online and now - llm.last_seen <= timeout
+        """True: an instance announced itself recently; False: none did (offline, or silent too long);
+        None: not known yet."""
+        return self.presence.online(time.time())
 
     def _breaker_changed(self, new_state: str | None) -> None:
         if new_state == OPEN:
@@ -635,7 +751,7 @@ class WorkerEngine:
         elif new_state is not None:
             log.info("circuit breaker %s: the LLM service answers again", new_state)
         if new_state is not None:
-            asyncio.ensure_future(self._heartbeat())
+            self._in_background(self._heartbeat())
 
     def _probe(self, now: float) -> None:
         """Publish a token on our own probe topic; the broker must bring it back within the deadline."""
@@ -654,7 +770,7 @@ class WorkerEngine:
             return  # an echo of a probe we already gave up on
         probe.last_rtt_ms = (time.monotonic() - probe.sent_at) * 1000
         probe.last_ok_at = time.time()
-        asyncio.ensure_future(record_probe_rtt(self.redis, probe.last_rtt_ms))
+        self._in_background(record_probe_rtt(self.redis, probe.last_rtt_ms))
         probe.token = None
         probe.consecutive_failures = 0
 
@@ -667,24 +783,30 @@ class WorkerEngine:
         self.link.force_reconnect("probe failed: " + reason)
 
     def snapshot(self) -> dict[str, Any]:
-        rt = self.runtime
-        by_session = self.pending.count_by_session()
+        rt, now = self.runtime, time.time()
+        by_session: dict[str, int] = {}
+        for turn in self.turns.values():
+            by_session[turn.session_key] = by_session.get(turn.session_key, 0) + 1
         return {
             "client_id": self.client_id,
+            "instance": self.token,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": rt.started_at,
-            "heartbeat_at": time.time(),
+            "heartbeat_at": now,
             "heartbeat_interval": self.config.heartbeat_interval,
+            "accepting": self._accepting,
             "connected": self.link.connected,
             "connected_since": rt.connected_since,
             "last_disconnect_reason": rt.last_disconnect_reason,
             "last_activity_at": rt.last_activity_at,
             "reconnect_attempts": self.link.reconnect_attempts,
             "max_reconnect_attempts": self.config.mqtt["MAX_RECONNECT_ATTEMPTS"],
-            "pending": len(self.pending),
+            "pending": len(self.turns),
+            "in_flight": len(self.pending),
+            "queued": len(self.turns) - len(self.pending),
             "pending_by_session": dict(sorted(by_session.items(), key=lambda kv: -kv[1])[:100]),
-            "llm": {"online": self.llm_online(), "service": rt.llm.service, "last_seen": rt.llm.last_seen},
+            "llm": self.presence.snapshot(now),
             "probe": {
                 "last_rtt_ms": rt.probe.last_rtt_ms,
                 "last_ok_at": rt.probe.last_ok_at,
@@ -700,10 +822,20 @@ class WorkerEngine:
         }
 
     async def _heartbeat(self) -> None:
+        """Renew the client id's lease, then publish this worker's state. A lease lost to another worker stops
+        this one (exit code 3, for its supervisor to restart it): two workers with one client id would kick each
+        other off the broker."""
         ttl = 3 * self.config.heartbeat_interval
         try:
-            await write_worker_state(self.redis, self.snapshot(), ttl=ttl)
-            if not await renew_lease(self.redis, self.client_id, ttl=max(ttl, 10.0)):
-                log.error("another worker took client id %s", self.client_id)
+            if self.lease is not None and self.exit_code != EXIT_LEASE_LOST:
+                if await self.lease.renew() == RECLAIMED:
+                    log.warning("the lease on client id %s had expired (Redis away?); claimed it again",
+                                self.client_id)
+            if self.exit_code != EXIT_LEASE_LOST:
+                await write_worker_state(self.redis, self.snapshot(), ttl=ttl)
+        except LeaseLost as exc:
+            log.error("%s: stopping (exit code %d) so the two do not fight over it", exc, EXIT_LEASE_LOST)
+            self._accepting = False
+            self.exit_code = EXIT_LEASE_LOST
         except Exception as exc:  # noqa: BLE001 - Redis down: web sees no live worker, which is the truth
             log.warning("heartbeat failed: %s", exc)

@@ -1,14 +1,16 @@
 """The web side of the message contract: what views and consumers call to reach the MQTT worker.
 
 No paho here: requests go to a worker over the channel layer, and which workers can take them is read from the
-state the workers share in Redis (cached for a moment so a burst of requests costs one read). Each request goes
-to one worker chosen in turn among those that can take it; a worker that let a request go unacknowledged is
-passed over until it proves alive again.
+state the workers share in Redis (cached for a moment so a burst of requests costs one read). A chat session's
+requests all go to one worker (rendezvous hashing over the workers that can take them), which answers them one at
+a time in order (portal/mqtt/turns.py); other messages go to the workers in turn. A worker that let a request go
+unacknowledged is passed over until it proves alive again.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import itertools
 import logging
 import time
@@ -49,6 +51,9 @@ _status_reads: dict[int, asyncio.Task] = {}
 _last_good: dict[int, tuple[float, list[dict[str, Any]]]] = {}
 STALE_STATUS_SECONDS = 3.0
 WORKER_CHECK_INTERVAL = 1.0  # while waiting, how often to check that the worker holding the request lives
+# Before the worker acknowledges: checked this often, so a request sent to a worker that just stopped is answered
+# within a second instead of at the accept deadline.
+ACCEPT_CHECK_INTERVAL = 0.25
 # How long this process stays subscribed to a session's group after its last waiting request ended. A user's next
 # message on the same session then goes out at once instead of after a SUBSCRIBE round trip to Redis (~0.25 ms of
 # a ~7 ms HTTP chat turn at concurrency 1); meanwhile the group's events reach this process and are ignored.
@@ -57,7 +62,7 @@ GROUP_LINGER_SECONDS = 30.0
 
 def _evaluate(states: list[dict[str, Any]]) -> Availability:
     interval = settings.WORKER["HEARTBEAT_INTERVAL"]
-    alive = [s for s in states if is_alive(s, interval)]
+    alive = [s for s in states if is_alive(s, interval) and s.get("accepting", True)]
     if not alive:
         return Availability(False, "No chat worker is running. Please try again in a moment.", 5)
     if not any(s.get("connected") for s in alive):
@@ -73,11 +78,17 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
     return Availability(True, workers=tuple(sorted(s["client_id"] for s in usable or connected)))
 
 
-def choose_worker(workers: tuple[str, ...]) -> str | None:
-    """The next worker in turn, skipping suspects unless nobody else is left."""
+def choose_worker(workers: tuple[str, ...], key: str | None = None) -> str | None:
+    """The worker for `key` (every web process picks the same one while they see the same workers), or the next
+    in turn without a key; suspects are skipped unless nobody else is left."""
     now = time.monotonic()
     candidates = [w for w in workers if _suspects.get(w, 0.0) <= now] or list(workers)
-    return candidates[next(_rotation) % len(candidates)] if candidates else None
+    if not candidates:
+        return None
+    if key is not None:
+        # Rendezvous hashing: when a worker comes or goes, only the sessions it had (or gets) move.
+        return max(candidates, key=lambda w: hashlib.blake2b(f"{w}\n{key}".encode(), digest_size=8).digest())
+    return candidates[next(_rotation) % len(candidates)]
 
 
 def suspect(worker: str) -> None:
@@ -124,12 +135,14 @@ async def worker_availability() -> Availability:
     return _evaluate(states)
 
 
-async def worker_alive(client_id: str) -> bool:
+async def worker_alive(client_id: str, *, accepting: bool = False) -> bool:
+    """Is this worker alive (and, with `accepting`, still taking new requests)?"""
     states = await _worker_states()
     if states is None:
         return True  # cannot tell: keep waiting until the request's own deadline
     interval = settings.WORKER["HEARTBEAT_INTERVAL"]
-    return any(s.get("client_id") == client_id and is_alive(s, interval) for s in states)
+    return any(s.get("client_id") == client_id and is_alive(s, interval) and (s.get("accepting", True) or not accepting)
+               for s in states)
 
 
 @dataclass(frozen=True)
@@ -138,22 +151,23 @@ class ChatOutcome:
 
     event: dict[str, Any]
     accepted: bool
-    user_message: dict[str, Any] | None = None  # the question as the worker stored it on accepting
+    user_message: dict[str, Any] | None = None  # the question as the worker stored it on the request's turn
+    notice: dict[str, Any] | None = None  # the history's "new conversation with the model" marker, if this turn began one
 
 
 async def request_chat(
     *,
     request_id: str,
     session_key: str,
-    payload: dict[str, Any],
+    question: dict[str, Any],
     timeout: float,
     group: str | None = None,
-    question: dict[str, Any] | None = None,
-    on_accepted: Callable[[dict[str, Any] | None], Awaitable[None]] | None = None,
+    on_progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> ChatOutcome:
-    """Send one chat request to a worker and wait for its outcome; never waits past `timeout` (+1 s)."""
+    """Send one chat request to the session's worker and wait for its outcome; never waits longer than the
+    worker may hold it (in line: `timeout`; then for its reply: `timeout`) plus a second."""
     availability = await worker_availability()
-    worker = choose_worker(availability.workers) if availability.ok else None
+    worker = choose_worker(availability.workers, session_key) if availability.ok else None
     if worker is None:
         return ChatOutcome(contract.error_event(
             request_id=request_id, code=contract.ERROR_UNAVAILABLE,
@@ -163,7 +177,6 @@ async def request_chat(
     dispatcher = _dispatcher(layer)
     reply_channel = await dispatcher.channel()
     inbox = dispatcher.register(request_id)
-    started = asyncio.get_running_loop().time()
     worker_channel = contract.worker_channel(worker)
     joined = None
     try:
@@ -174,9 +187,9 @@ async def request_chat(
                 await dispatcher.join(group)
                 joined = group
             await layer.send(worker_channel, contract.chat_request_event(
-                request_id=request_id, session_key=session_key, payload=payload, timeout=timeout,
+                request_id=request_id, session_key=session_key, question=question, timeout=timeout,
                 accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT,
-                reply_channel=None if group else reply_channel, group=group, question=question,
+                reply_channel=None if group else reply_channel, group=group,
             ))
         except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
             log.warning("could not queue chat request %s: %s", request_id, exc)
@@ -184,9 +197,9 @@ async def request_chat(
                 request_id=request_id, code=contract.ERROR_UNAVAILABLE,
                 detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
         try:
-            return await _await_outcome(inbox, request_id, started, timeout, on_accepted, worker)
+            return await _await_outcome(inbox, request_id, timeout, on_progress, worker)
         except asyncio.CancelledError:
-            # The client went away: tell the worker so the waiter is dropped now, not at its deadline.
+            # The client went away: tell the worker, so a request still in line is dropped now.
             asyncio.ensure_future(_send_quietly(layer, worker_channel, contract.cancel_event(request_id=request_id)))
             raise
     finally:
@@ -310,40 +323,51 @@ async def _send_quietly(layer, channel: str, event: dict[str, Any]) -> None:
         log.debug("could not send %s: %s", event["type"], exc)
 
 
-async def _await_outcome(inbox: asyncio.Queue, request_id, started, timeout, on_accepted, sent_to) -> ChatOutcome:
-    accept_timeout = settings.CHAT_ACCEPT_TIMEOUT
+async def _await_outcome(inbox: asyncio.Queue, request_id, timeout, on_progress, worker) -> ChatOutcome:
+    """Wait for the worker's events: until it acknowledges, briefly (a dead worker must not cost the user 45 s);
+    while the request waits its turn, at most `timeout`; once published, `timeout` for the reply. Throughout, the
+    worker holding it is checked to be alive, so its death is answered at once rather than at the deadline."""
     loop = asyncio.get_running_loop()
-    accepted, worker, user_message = False, None, None
+    phase, user_message, notice = "sent", None, None
+    until = loop.time() + settings.CHAT_ACCEPT_TIMEOUT + ACCEPT_GRACE
     while True:
-        # Until the worker acknowledges, wait only briefly: a dead worker must not cost the user 45 s.
-        limit = (timeout + 1.0) if accepted else (accept_timeout + ACCEPT_GRACE)
-        remaining = started + limit - loop.time()
+        check = ACCEPT_CHECK_INTERVAL if phase == "sent" else WORKER_CHECK_INTERVAL
+        remaining = until - loop.time()
         try:
             if remaining <= 0:
                 raise asyncio.TimeoutError
-            # Once a worker holds the request, wake every second to check that it still lives.
-            event = await asyncio.wait_for(inbox.get(), min(remaining, WORKER_CHECK_INTERVAL) if worker else remaining)
+            event = await asyncio.wait_for(inbox.get(), min(remaining, check))
         except asyncio.TimeoutError:
-            if loop.time() < started + limit:
-                if worker is not None and not await worker_alive(worker):
-                    # Its worker died holding it: say so now rather than at the deadline.
+            if loop.time() < until:
+                if not await worker_alive(worker, accepting=phase == "sent"):
+                    if phase == "sent":
+                        suspect(worker)
+                        detail = "The chat worker stopped before it took your message. Please try again."
+                    else:
+                        detail = "The chat worker handling your message stopped. Please try again."
                     return ChatOutcome(contract.error_event(
-                        request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2,
-                        detail="The chat worker handling your message stopped. Please try again."), True, user_message)
+                        request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2, detail=detail),
+                        phase == "accepted", user_message, notice)
                 continue
-            if accepted:
+            if phase == "accepted":
                 code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
+            elif phase == "queued":
+                code, detail = contract.ERROR_TIMEOUT, "Your earlier messages took too long. Please try again."
             else:
-                suspect(sent_to)  # it never acknowledged: dead, or too busy to take more right now
+                suspect(worker)  # it never acknowledged: dead, or too busy to take more right now
                 code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
-            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail), accepted,
-                               user_message)
-        if event["type"] != contract.CHAT_ACCEPTED:
-            return ChatOutcome(event, accepted or event["type"] == contract.CHAT_REPLY,
-                               user_message or event.get("user_message"))
-        accepted, worker, user_message = True, event.get("worker"), event.get("user_message")
-        if on_accepted is not None:
-            await on_accepted(user_message)
+            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail),
+                               phase == "accepted", user_message, notice)
+        kind = event["type"]
+        if kind == contract.CHAT_QUEUED:
+            phase, until = "queued", loop.time() + timeout + 1.0
+        elif kind == contract.CHAT_ACCEPTED:
+            phase, until = "accepted", loop.time() + timeout + 1.0
+            user_message, notice = event.get("user_message"), event.get("notice")
+        else:
+            return ChatOutcome(event, phase == "accepted" or kind == contract.CHAT_REPLY, user_message, notice)
+        if on_progress is not None:
+            await on_progress(event)
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:

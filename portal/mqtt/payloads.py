@@ -19,6 +19,7 @@ class ChatReply:
     text: str
     is_error: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    malformed: str | None = None  # why the payload could not be read as an answer (then `text` says so)
 
 
 def decode_text(payload: bytes, max_bytes: int) -> str:
@@ -52,12 +53,24 @@ def is_llm_error_text(text: str) -> bool:
 
 
 def parse_chat_reply(payload: bytes, max_bytes: int) -> ChatReply:
-    """Accept the deployed service's raw text and other services' JSON objects alike."""
-    text = decode_text(payload, max_bytes)
+    """What a reply says; never raises. The worker calls it only for a reply it matched to a request, and such a
+    reply is always delivered and stored (a user must never wait for a timeout because of its shape):
+
+    - the deployed service's raw text is the answer (an `Error: ...` or overload text is an LLM error);
+    - a JSON object's first non-empty `response`, `content` or `hint` is the answer, other fields its metadata;
+      `error` (`Error`, `err`) makes it an LLM error;
+    - a JSON object with none of those (a template asked the model to answer in JSON) is answered by the whole
+      payload text, its parsed fields kept in the metadata under `json`;
+    - an empty, undecodable or oversized payload is an LLM error saying so (`malformed` tells why).
+    """
+    try:
+        text = decode_text(payload, max_bytes)
+    except MalformedPayload as exc:
+        return _unreadable(str(exc))
+    if not text.strip():
+        return _unreadable("empty reply")
     obj = _json_object(text)
     if obj is None:
-        if not text.strip():
-            raise MalformedPayload("empty reply")
         return ChatReply(text=text, is_error=is_llm_error_text(text))
     for key in ERROR_FIELDS:
         if isinstance(obj.get(key), str) and obj[key].strip():
@@ -66,9 +79,14 @@ def parse_chat_reply(payload: bytes, max_bytes: int) -> ChatReply:
     for key in TEXT_FIELDS:
         value = obj.get(key)
         if isinstance(value, str) and value.strip():
-            metadata = {k: v for k, v in obj.items() if k != key}
+            metadata = {k: v for k, v in obj.items() if k not in (key, *ERROR_FIELDS)}
             return ChatReply(text=value, is_error=is_llm_error_text(value), metadata=metadata)
-    raise MalformedPayload("JSON reply has no non-empty response, content or hint")
+    return ChatReply(text=text, metadata={"json": obj})
+
+
+def _unreadable(reason: str) -> ChatReply:
+    return ChatReply(text=f"The language model sent an answer that cannot be shown ({reason}).", is_error=True,
+                     metadata={"malformed": reason}, malformed=reason)
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,38 @@
-"""Pure bookkeeping of chat requests waiting for their reply, and of replies already delivered.
+"""Pure bookkeeping of chat turns: the requests a worker holds, those in flight to the LLM, and recent ones.
 
-The registry is bounded (past the bound new requests are refused at once) and every entry carries a
-deadline, so nothing can wait forever or pile up in memory.
+Everything is bounded (past the bound new requests are refused at once) and every turn carries a deadline, so
+nothing can wait forever or pile up in memory.
 """
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 
-@dataclass
-class PendingRequest:
+@dataclass(eq=False)  # compared by identity: a turn is one request's life in this worker
+class ChatTurn:
     request_id: str
-    session_key: str
-    deadline: float  # monotonic seconds
-    created_at: float  # monotonic seconds
+    session_key: str  # the chat session's stable key: its line in SessionQueues and its turn lock
+    deadline: float  # monotonic: for waiting in line, then (once published) for the reply
+    created_at: float  # monotonic
+    timeout: float = 45.0  # how long its reply may take once published
+    question: dict[str, Any] = field(default_factory=dict)  # {"session_id", "content", "overrides"}
     reply_channel: str | None = None
     group: str | None = None
-    extra: dict = field(default_factory=dict)
+    llm_key: str | None = None  # the MQTT sessionId it was published with
+    lock_holder: str | None = None  # its value of the session's turn lock, while it holds it
+    # Set once the waiter was told "accepted": the reply is delivered only after that.
+    announced: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class PendingRegistry:
-    """Waiting requests by request id, in arrival order (the oldest of a session answers a fallback reply)."""
+    """Turns published to the LLM and waiting for their reply, by request id, in publishing order."""
 
     def __init__(self, max_size: int):
         self.max_size = max_size
-        self._by_id: OrderedDict[str, PendingRequest] = OrderedDict()
+        self._by_id: OrderedDict[str, ChatTurn] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -33,64 +40,41 @@ class PendingRegistry:
     def __contains__(self, request_id: str) -> bool:
         return request_id in self._by_id
 
-    def is_full(self) -> bool:
-        return len(self._by_id) >= self.max_size
-
-    def add(self, request: PendingRequest) -> bool:
+    def add(self, turn: ChatTurn) -> bool:
         """False when the registry is full or the id is already waiting (a duplicate delivery)."""
-        if self.is_full() or request.request_id in self._by_id:
+        if len(self._by_id) >= self.max_size or turn.request_id in self._by_id:
             return False
-        self._by_id[request.request_id] = request
+        self._by_id[turn.request_id] = turn
         return True
 
-    def get(self, request_id: str) -> PendingRequest | None:
+    def get(self, request_id: str) -> ChatTurn | None:
         return self._by_id.get(request_id)
 
-    def pop(self, request_id: str) -> PendingRequest | None:
+    def pop(self, request_id: str) -> ChatTurn | None:
         return self._by_id.pop(request_id, None)
 
-    def session_of(self, request_id: str) -> str | None:
-        request = self._by_id.get(request_id)
-        return request.session_key if request else None
+    def for_llm_key(self, llm_key: str) -> ChatTurn | None:
+        """The turn in flight under this MQTT sessionId (the fallback reply topic names only that); the oldest,
+        should there ever be more than one."""
+        return next((t for t in self._by_id.values() if t.llm_key == llm_key), None)
 
-    def pop_oldest_for_session(self, session_key: str) -> PendingRequest | None:
-        for request_id, request in self._by_id.items():
-            if request.session_key == session_key:
-                return self._by_id.pop(request_id)
-        return None
+    def expired(self, now: float, max_age: float) -> list[ChatTurn]:
+        """Turns past their own deadline or older than the hard maximum age (not removed)."""
+        return [t for t in self._by_id.values() if t.deadline <= now or now - t.created_at >= max_age]
 
-    def pop_expired(self, now: float, max_age: float) -> list[PendingRequest]:
-        """Requests past their own deadline or older than the hard maximum age."""
-        expired = [
-            r for r in self._by_id.values() if r.deadline <= now or now - r.created_at >= max_age
-        ]
-        for request in expired:
-            del self._by_id[request.request_id]
-        return expired
-
-    def pop_all(self) -> list[PendingRequest]:
-        requests = list(self._by_id.values())
-        self._by_id.clear()
-        return requests
-
-    def count_by_session(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for request in self._by_id.values():
-            counts[request.session_key] = counts.get(request.session_key, 0) + 1
-        return counts
+    def all(self) -> list[ChatTurn]:
+        return list(self._by_id.values())
 
 
 class RecentIds:
-    """A bounded memory of recent request ids that are no longer waiting: how each ended, and its session (so a
-    late reply that names another session can be refused).
+    """A bounded memory of recent request ids that are no longer waiting: whether each was answered, and its LLM
+    sessionId (so a late reply that names another session can be refused).
 
-    An answered id seen again is a duplicate delivery (dropped); an abandoned one (timed out, cancelled,
-    shut down) may still get its late reply, which is then stored for that request and nobody else; a refused
-    one (its question could not be stored after it was published) gets its reply dropped: no answer is kept
-    without its question.
+    An answered id seen again is a duplicate delivery (dropped); an abandoned one (timed out, LLM gone, shut
+    down) may still get its late reply, which is then stored for that request and nobody else.
     """
 
-    ANSWERED, ABANDONED, REFUSED = "answered", "abandoned", "refused"
+    ANSWERED, ABANDONED = "answered", "abandoned"
 
     def __init__(self, max_size: int = 10000):
         self.max_size = max_size
@@ -107,21 +91,14 @@ class RecentIds:
             self._sessions.pop(oldest, None)
 
     def mark_answered(self, request_id: str, session_key: str | None = None) -> None:
-        if self._ends.get(request_id) != self.REFUSED:  # refused stays refused: its replies are never kept
-            self._put(request_id, self.ANSWERED, session_key)
+        self._put(request_id, self.ANSWERED, session_key)
 
     def mark_abandoned(self, request_id: str, session_key: str | None = None) -> None:
-        if self._ends.get(request_id) not in (self.ANSWERED, self.REFUSED):
+        if self._ends.get(request_id) != self.ANSWERED:
             self._put(request_id, self.ABANDONED, session_key)
-
-    def mark_refused(self, request_id: str, session_key: str | None = None) -> None:
-        self._put(request_id, self.REFUSED, session_key)
 
     def is_answered(self, request_id: str) -> bool:
         return self._ends.get(request_id) == self.ANSWERED
-
-    def is_refused(self, request_id: str) -> bool:
-        return self._ends.get(request_id) == self.REFUSED
 
     def session_of(self, request_id: str) -> str | None:
         return self._sessions.get(request_id)

@@ -35,7 +35,11 @@ export function isErrorMessage(message) {
 /** A stored Message from the API or the socket. */
 export function messageElement(message, { forceError = false } = {}) {
   let node;
-  if (message.role === "user") {
+  if (message.role === "notice") {
+    // Said by the portal, not the model: e.g. "New conversation with the model: system prompt changed."
+    node = el("p", "message message-notice", message.content);
+    node.setAttribute("role", "note");
+  } else if (message.role === "user") {
     node = bubble("message-user", "You", message.content, message.created_at);
   } else if (forceError || isErrorMessage(message)) {
     const text = message.content ? `The language model reported an error: ${message.content}` :
@@ -47,6 +51,14 @@ export function messageElement(message, { forceError = false } = {}) {
   }
   if (message.id !== undefined && message.id !== null) node.dataset.messageId = String(message.id);
   if (message.request_id) node.dataset.requestId = message.request_id;
+  return node;
+}
+
+/** A question the server holds until the answers to earlier ones are in (a chat.queued frame). */
+export function queuedElement(text, position) {
+  const node = bubble("message-user message-queued", "You", text, new Date().toISOString());
+  const ahead = position > 1 ? `${position} messages are` : "1 message is";
+  node.append(el("p", "message-queued-note", `Waiting: ${ahead} answered first.`));
   return node;
 }
 

@@ -3,7 +3,7 @@
 import { apiFetch, errorText } from "./api.js";
 import { ChatSocket, chatSocketUrl } from "./chat-socket.js";
 import {
-  emptyState, errorElement, messageElement, sessionItem, sessionTitle, waitingElement,
+  emptyState, errorElement, messageElement, queuedElement, sessionItem, sessionTitle, waitingElement,
 } from "./chat-render.js";
 
 const WAIT_GUARD_MS = 90000; // the server gives up after ~45 s; this only catches events lost on the way
@@ -15,6 +15,7 @@ const ERROR_TEXT = {
   llm_error: "The language model reported an error. Please try again.",
   invalid: "That message could not be sent. Please check it and try again.",
   busy: "Please wait for the answers to your previous messages.",
+  session_busy: "Several messages of this chat are already waiting. Please wait for their answers.",
   not_found: "This chat no longer exists.",
   shutdown: "The chat service is restarting. Please try again in a moment.",
 };
@@ -60,6 +61,7 @@ const state = {
   answered: new Set(), // request ids whose answer (or error) is on screen
   waiting: new Map(), // request id -> {node, timer}
   unacked: [], // texts this tab sent that the server has not accepted yet
+  queued: new Map(), // request id -> the provisional bubble of a question waiting for earlier answers
   notice: "", // the last error, shown in #chat-status until the next action
   busy: false, // a create/reset/delete call is running
 };
@@ -129,6 +131,7 @@ function clearWaiting() {
 
 function resetConversation(placeholder) {
   clearWaiting();
+  state.queued.clear();
   state.shownIds.clear();
   state.answered.clear();
   state.unacked = [];
@@ -235,16 +238,35 @@ function mergeHistory(messages) {
 }
 
 // ---- socket frames --------------------------------------------------------------------------------------
+function onQueued(frame) {
+  const requestId = frame.request_id || null;
+  if (!requestId || state.queued.has(requestId)) return;
+  const text = state.unacked.length ? state.unacked.shift() : "";
+  const node = queuedElement(text, Number(frame.position) || 1);
+  node.dataset.requestId = requestId;
+  insertNode(node);
+  state.queued.set(requestId, node);
+  scrollToEnd();
+}
+
 function onAccepted(frame) {
   const requestId = frame.request_id || null;
   const userMessage = frame.user_message && typeof frame.user_message === "object" ? frame.user_message : null;
+  const provisional = requestId ? state.queued.get(requestId) : null;
+  if (provisional) {
+    provisional.remove();
+    state.queued.delete(requestId);
+  }
+  if (frame.notice && typeof frame.notice === "object") placeMessage(frame.notice);
   let anchor = null;
   if (userMessage) {
-    const index = state.unacked.indexOf(String(userMessage.content || "").trim());
-    if (index !== -1) state.unacked.splice(index, 1);
+    if (!provisional) {
+      const index = state.unacked.indexOf(String(userMessage.content || "").trim());
+      if (index !== -1) state.unacked.splice(index, 1);
+    }
     placeMessage(userMessage);
     anchor = messageNode(userMessage.id);
-  } else if (state.unacked.length) {
+  } else if (!provisional && state.unacked.length) {
     state.unacked.shift();
   }
   addWaiting(requestId, { after: anchor });
@@ -262,6 +284,16 @@ function onReply(frame) {
 
 function onError(frame) {
   const requestId = frame.request_id || null;
+  const provisional = requestId ? state.queued.get(requestId) : null;
+  if (provisional) {
+    // It never reached the model: show it as not sent, with the reason.
+    provisional.replaceWith(errorElement(frame.detail || ERROR_TEXT[frame.code] || "Not sent.", requestId));
+    state.queued.delete(requestId);
+    state.answered.add(requestId);
+    state.notice = frame.detail || "";
+    scrollToEnd();
+    return;
+  }
   const detail = typeof frame.detail === "string" ? frame.detail.trim() : "";
   const text = detail || ERROR_TEXT[frame.code] || "Something went wrong. Please try again.";
   if (requestId && failWaiting(requestId, text)) {
@@ -283,7 +315,8 @@ function onError(frame) {
 }
 
 function onFrame(frame) {
-  if (frame.type === "chat.accepted") onAccepted(frame);
+  if (frame.type === "chat.queued") onQueued(frame);
+  else if (frame.type === "chat.accepted") onAccepted(frame);
   else if (frame.type === "chat.reply") onReply(frame);
   else if (frame.type === "chat.error") onError(frame);
   else return;

@@ -43,7 +43,7 @@ class Platform:
             "MQTT_BROKER_HOST": "127.0.0.1",
             "MQTT_BROKER_PORT": str(self.broker.port),
             "MQTT_KEEPALIVE": "5",
-            "MQTT_RECONNECT_MIN_DELAY": "0.1",
+            "MQTT_RECONNECT_INTERVAL": "0.1",
             "MQTT_RECONNECT_MAX_DELAY": "1",
             "MQTT_PROBE_INTERVAL": "1",
             "MQTT_PROBE_TIMEOUT": "2",

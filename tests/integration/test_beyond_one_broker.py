@@ -6,7 +6,6 @@
 """
 import json
 
-import pytest
 import redis
 from websockets.sync.client import connect
 

@@ -136,12 +136,11 @@ def _request_id_of(client, session_id, content):
 def test_duplicate_reply_is_stored_and_delivered_once(platform, alice):
     session = alice.new_session()
     thread, box = _ask_in_background(alice, session["id"], "!noreply duplicate test")
-    request_id = _request_id_of(alice, session["id"], "!noreply duplicate test")
-    time.sleep(0.3)  # let the worker publish it and register the waiter
+    request_id = _request_id_of(alice, session["id"], "!noreply duplicate test")  # stored right before published
     llm = MqttPeer(platform.broker.port)
     try:
         worker_id = platform.worker_states()[0]["client_id"]
-        topic = f"{BASE}/{session['session_key']}/{worker_id}/{request_id}"
+        topic = f"{BASE}/{session['llm_session_key']}/{worker_id}/{request_id}"
         llm.publish(topic, "the one true answer")
         llm.publish(topic, "the one true answer")
         thread.join(10)
@@ -158,11 +157,10 @@ def test_duplicate_reply_is_stored_and_delivered_once(platform, alice):
 def test_reply_on_the_fallback_topic_is_matched_to_the_waiting_request(platform, alice):
     session = alice.new_session()
     thread, box = _ask_in_background(alice, session["id"], "!noreply fallback test")
-    _request_id_of(alice, session["id"], "!noreply fallback test")
-    time.sleep(0.3)
+    _request_id_of(alice, session["id"], "!noreply fallback test")  # stored right before it is published
     llm = MqttPeer(platform.broker.port)
     try:
-        llm.publish(f"{BASE}/{session['session_key']}", '{"response": "answer via fallback", "model": "m1"}')
+        llm.publish(f"{BASE}/{session['llm_session_key']}", '{"response": "answer via fallback", "model": "m1"}')
         thread.join(10)
     finally:
         llm.close()
@@ -197,7 +195,8 @@ def test_reset_gives_a_new_llm_session_and_clears_history(alice):
     assert post_message(alice, session["id"], "remember me").status_code == 200
     reset = alice.post(f"/api/chatbot/sessions/{session['id']}/reset")
     assert reset.status_code == 200
-    assert reset.json()["session_key"] != session["session_key"]
+    assert reset.json()["llm_session_key"] != session["llm_session_key"]
+    assert reset.json()["session_key"] == session["session_key"]  # its sockets' group stays
     assert alice.get(f"/api/chatbot/sessions/{session['id']}/messages").json()["messages"] == []
     assert post_message(alice, session["id"], "after reset").status_code == 200
 

@@ -114,8 +114,8 @@ def _next_request(peer) -> dict:
 
 
 def test_an_open_socket_follows_settings_changes_and_resets(platform, alice):
-    """Sockets keep the session in memory; PATCH and reset reach them as an event, so the next question
-    carries the new system prompt and the new session key (the LLM forgets the old conversation)."""
+    """The next question after a PATCH and a reset carries the new system prompt and the new LLM sessionId (the
+    LLM forgets the old conversation): the worker reads the session as it is on the question's turn."""
     session = alice.new_session()
     peer = _wire_requests(platform)
     try:
@@ -123,13 +123,12 @@ def test_an_open_socket_follows_settings_changes_and_resets(platform, alice):
             assert alice.request("PATCH", f"/api/chatbot/sessions/{session['id']}",
                                  {"system_prompt": "Answer in rhymes."}).status_code == 200
             reset = alice.post(f"/api/chatbot/sessions/{session['id']}/reset").json()
-            assert reset["session_key"] != session["session_key"]
-            time.sleep(0.3)  # the change event crosses Redis
+            assert reset["llm_session_key"] != session["llm_session_key"]
             ws.send(json.dumps({"type": "chat.message", "content": "after the reset"}))
             assert receive(ws)["type"] == "chat.accepted"
             assert receive(ws)["type"] == "chat.reply"
             sent = _next_request(peer)
-            assert sent["sessionId"] == reset["session_key"] and sent["systemPrompt"] == "Answer in rhymes."
+            assert sent["sessionId"] == reset["llm_session_key"] and sent["systemPrompt"] == "Answer in rhymes."
     finally:
         peer.close()
 

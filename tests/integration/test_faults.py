@@ -258,7 +258,9 @@ def test_malformed_mqtt_flood_is_counted_and_skipped(make_platform):
         attacker.publish(f"{base}/big", b"x" * (300 * 1024))
     finally:
         attacker.close()
-    wait_until(lambda: worker_state(p)["counters"]["malformed"] >= 600, 10, what="malformed messages counted")
+    # Unreadable replies on the fallback topic match no request in flight: dropped and counted as unmatched.
+    wait_until(lambda: worker_state(p)["counters"]["malformed"] + worker_state(p)["counters"]["replies_unmatched"]
+               >= 600, 10, what="malformed messages counted")
     assert p.workers[0].alive
     alice = p.client("alice")
     session = alice.new_session()
@@ -306,3 +308,63 @@ def test_pending_requests_are_bounded_and_the_excess_gets_503_at_once(make_platf
         assert time.monotonic() - started < 1.0
         assert [f.result(10).status_code for f in waiting] == [504, 504, 504]
     wait_until(lambda: p.pending() == 0, 3, what="pending to drain")
+
+
+def test_after_a_broker_outage_the_first_reply_comes_within_2_s_without_hammering(make_platform):
+    # The production reconnect schedule (the harness otherwise retries every 0.1 s to keep tests short).
+    p = make_platform(MQTT_RECONNECT_INTERVAL="0.5", MQTT_RECONNECT_FAST_PERIOD="60", MQTT_RECONNECT_MAX_DELAY="30")
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    assert ask(alice, session["id"], "before").status_code == 200
+    p.broker.stop()
+    down_at = time.monotonic()
+    wait_until(lambda: time.monotonic() - down_at >= 5 and worker_state(p)["reconnect_attempts"] >= 5, 10,
+               interval=0.1, what="a 5-second outage")
+    attempts, outage = worker_state(p)["reconnect_attempts"], time.monotonic() - down_at
+    assert attempts <= 2 * outage + 1, (attempts, outage)  # at most about two attempts a second
+    p.broker.start()
+    back_at = time.monotonic()
+    wait_until(lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200, 2.0,
+               interval=0.05, what="the first reply after the broker came back")
+    assert time.monotonic() - back_at < 2.0
+
+
+def test_a_request_to_a_worker_that_just_stopped_waits_under_a_second(make_platform):
+    p = make_platform()
+    ready(p)
+    alice = p.client("alice")
+    session = alice.new_session()
+    assert ask(alice, session["id"], "the web now knows the worker").status_code == 200
+    p.workers[0].signal(signal.SIGTERM)
+    waits, statuses = [], []
+    stop_at = time.monotonic() + 3  # while it stops, and after it is gone
+    while time.monotonic() < stop_at:
+        started = time.monotonic()
+        statuses.append(ask(alice, session["id"], "anyone?", timeout=10).status_code)
+        waits.append(time.monotonic() - started)
+    assert p.workers[0].popen.wait(5) == 0
+    assert set(statuses) == {503} and max(waits) < 1.0, (statuses, waits)
+
+
+def test_a_worker_whose_client_id_is_taken_stops_and_one_whose_lease_expired_claims_it_again(make_platform):
+    import redis
+
+    p = make_platform()
+    ready(p)
+    client_id = worker_state(p)["client_id"]
+    key = f"portal:client-id:{client_id}"
+    r = redis.Redis.from_url(p.redis.url)
+    try:
+        mine = r.get(key)
+        assert mine.startswith(f"{__import__('socket').gethostname()}|{p.workers[0].pid}|".encode())
+        r.delete(key)  # as if Redis had been away longer than the lease
+        wait_until(lambda: r.get(key) == mine, 5, what="the worker to claim its id again")
+        alice = p.client("alice")
+        assert ask(alice, alice.new_session()["id"], "still serving").status_code == 200
+        r.set(key, b"elsewhere|1|another-workers-token")  # another worker holds the id now
+        assert p.workers[0].popen.wait(10) == 3  # stops; its supervisor restarts it with a free id
+        assert "another worker holds client id" in p.workers[0].log()
+        assert r.get(key) == b"elsewhere|1|another-workers-token"  # and never touched the other's lease
+    finally:
+        r.close()

@@ -61,6 +61,7 @@ def test_logs_hold_no_secrets_keys_or_content(platform):
         "session cookie": alice.http.cookies["sessionid"],
         "CSRF token": alice.http.cookies["csrftoken"],
         "chat session key": session["session_key"],
+        "LLM session id": session["llm_session_key"],
         "maze session key": game["game"]["session_key"],
     }
     leaked = {what: value for what, value in forbidden.items() if value and value in logs}

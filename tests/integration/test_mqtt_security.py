@@ -132,8 +132,7 @@ def ask_silently(client, content):
                 return m["request_id"]
         return None
 
-    rid = wait_until(request_id, 5, what="the user message to be stored")
-    time.sleep(0.3)  # let the worker publish it and register the waiter
+    rid = wait_until(request_id, 5, what="the user message to be stored")  # stored right before it is published
     return session, rid, thread, box
 
 
@@ -197,7 +196,7 @@ def test_the_acl_drops_publishes_outside_a_users_rights(platform, publisher, top
 
 def test_a_reply_forged_with_the_portals_credentials_never_reaches_the_waiter(platform, alice):
     session, request_id, thread, box = ask_silently(alice, "!noreply forged reply test")
-    topic = f"{BASE}/{session['session_key']}/{platform.worker_states()[0]['client_id']}/{request_id}"
+    topic = f"{BASE}/{session['llm_session_key']}/{platform.worker_states()[0]['client_id']}/{request_id}"
     forger, llm = peer(platform, PORTAL), peer(platform, LLM)
     try:
         forger.publish(topic, "forged answer")
@@ -221,10 +220,10 @@ def test_a_reply_naming_another_session_is_dropped_not_delivered(platform, alice
     before = platform.worker_states()[0]["counters"]["replies_mismatched"]
     llm = peer(platform, LLM)
     try:
-        llm.publish(f"{BASE}/{other['session_key']}/{worker_id}/{request_id}", "answer on the wrong session")
-        llm.publish(f"{BASE}/{session['session_key']}/{worker_id}/{request_id}",
-                    '{"response": "claims the wrong session", "sessionId": "%s"}' % other["session_key"])
-        llm.publish(f"{BASE}/{session['session_key']}/{worker_id}/{request_id}", "the right answer")
+        llm.publish(f"{BASE}/{other['llm_session_key']}/{worker_id}/{request_id}", "answer on the wrong session")
+        llm.publish(f"{BASE}/{session['llm_session_key']}/{worker_id}/{request_id}",
+                    '{"response": "claims the wrong session", "sessionId": "%s"}' % other["llm_session_key"])
+        llm.publish(f"{BASE}/{session['llm_session_key']}/{worker_id}/{request_id}", "the right answer")
         thread.join(10)
     finally:
         llm.close()

@@ -76,20 +76,28 @@ def test_message_without_a_reachable_worker_is_503_and_stores_nothing(alice):
 
 def test_assistant_reply_is_stored_once_per_request(alice):
     session = services.session_create(owner=alice)
-    first, created = services.assistant_message_store(session=session, request_id="r1", text="a", is_error=False,
-                                                      metadata={})
-    again, created_again = services.assistant_message_store(session=session, request_id="r1", text="a",
-                                                            is_error=False, metadata={})
+    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={})
+    first, created = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
+    again, created_again = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
     assert created and not created_again and first.id == again.id
-    assert ChatMessage.objects.filter(session=session).count() == 1
+    assert ChatMessage.objects.filter(session=session, role="assistant").count() == 1
 
 
-def test_reset_changes_the_session_key_and_clears_messages(alice):
+def test_a_reply_without_its_question_is_not_kept(alice):
+    services.session_create(owner=alice)
+    assert services.reply_store(request_id="nobody-asked", text="a", is_error=False, metadata={}) is None
+    assert ChatMessage.objects.count() == 0
+
+
+def test_reset_starts_a_new_llm_conversation_and_clears_messages(alice):
     session = services.session_create(owner=alice)
-    services.user_message_create(session_id=session.id, content="hi", request_id="r1")
-    old_key = session.session_key
+    services.turn_begin(session_id=session.id, content="hi", request_id="r1", overrides={})
+    old_key, old_llm_key = session.session_key, ChatSession.objects.get(pk=session.pk).llm_session_key
     services.session_reset(session=session)
-    assert session.session_key != old_key and session.messages.count() == 0
+    session.refresh_from_db()
+    assert session.llm_session_key != old_llm_key and session.messages.count() == 0
+    assert session.session_key == old_key  # its sockets' group stays
+    assert session.llm_system_prompt is None and session.llm_open_request == ""
 
 
 @pytest.mark.parametrize("body, status", [

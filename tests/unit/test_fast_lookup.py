@@ -33,8 +33,9 @@ def test_a_row_comes_back_as_the_orm_would_return_it(alice):
     assert field_values(get_row(type(alice), pk=alice.pk)) == field_values(type(alice).objects.get(pk=alice.pk))
     # JSON, booleans and aware datetimes are converted as the ORM converts them.
     from chatbot.models import ChatMessage
-    stored, _ = services.assistant_message_store(session=session, request_id="r1", text="hi", is_error=True,
-                                                 metadata={"tokens": [1, 2], "model": "m", "ok": False})
+    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={})
+    stored, _ = services.reply_store(request_id="r1", text="hi", is_error=True,
+                                     metadata={"tokens": [1, 2], "model": "m", "ok": False})
     fast = get_row(ChatMessage, id=stored.id)
     assert field_values(fast) == field_values(ChatMessage.objects.get(id=stored.id))
     assert fast.metadata == {"tokens": [1, 2], "model": "m", "ok": False, "error": True}

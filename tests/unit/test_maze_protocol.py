@@ -41,8 +41,11 @@ def test_state_payload_follows_the_protocol_and_inverts_the_grid():
     assert engine.shortest_path(walls, (1, 1), (1, 3)) == [(1, 1), (2, 1), (3, 1), (3, 2), (3, 3), (2, 3), (1, 3)]
 
 
-def test_no_template_means_no_prompt_template_field():
-    assert "prompt_template" not in build(browser_state())
+def test_a_game_without_a_template_sends_the_documented_default_prompt():
+    # The LLM service applies template updates project-wide: a state without its own prompt would get hints
+    # built from whatever template the service heard last, another player's.
+    assert build(browser_state())["prompt_template"] == protocol.DEFAULT_TEMPLATE
+    assert protocol.DEFAULT_TEMPLATE["content"].strip()
 
 
 @pytest.mark.parametrize("overrides", [

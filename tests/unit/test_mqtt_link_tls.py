@@ -43,7 +43,7 @@ def test_two_packets_in_one_tls_record_are_both_handled(tmp_path):
     async def main():
         got = asyncio.Event()
 
-        def on_message(topic, payload):
+        def on_message(topic, payload, retained):
             received.append((topic, payload))
             got.set()
 

@@ -62,10 +62,19 @@ def test_llm_errors_are_flagged(payload):
     assert parse_chat_reply(payload, 1000).is_error
 
 
-@pytest.mark.parametrize("payload", [b"\xff\xfe", b"", b"   ", b'{"model": "m"}', b"x" * 1001])
-def test_malformed_replies_raise(payload):
-    with pytest.raises(MalformedPayload):
-        parse_chat_reply(payload, 1000)
+def test_a_json_answer_without_a_text_field_is_the_answer_itself():
+    # A template asked the model to answer in JSON: the user gets the answer, never a timeout.
+    payload = b'{"action": "move", "reason": "the exit is east"}'
+    reply = parse_chat_reply(payload, 1000)
+    assert reply.text == payload.decode() and not reply.is_error and reply.malformed is None
+    assert reply.metadata == {"json": {"action": "move", "reason": "the exit is east"}}
+
+
+@pytest.mark.parametrize("payload, why", [(b"\xff\xfe", "not UTF-8"), (b"", "empty"), (b"   ", "empty"),
+                                          (b"x" * 1001, "exceeds")])
+def test_unreadable_replies_become_an_llm_error_that_says_why(payload, why):
+    reply = parse_chat_reply(payload, 1000)
+    assert reply.is_error and why in reply.malformed and why in reply.text
 
 
 def test_status_and_hint_parsing():

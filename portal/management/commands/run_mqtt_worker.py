@@ -10,8 +10,8 @@ from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from portal import event_loop, heap
-from portal.mqtt.engine import EngineConfig, WorkerEngine
-from portal.mqtt.identity import claim_client_id
+from portal.mqtt.engine import EngineConfig, EngineHooks, WorkerEngine
+from portal.mqtt.identity import ClientIdLease
 from portal.mqtt.shared_state import redis_client
 
 log = logging.getLogger("portal.mqtt.worker")
@@ -39,7 +39,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         redis = redis_client(settings.REDIS_URL)
-        client_id = await self._claim_id(redis, fixed_client_id, stop)
+        lease = ClientIdLease(redis, ttl=max(3 * settings.WORKER["HEARTBEAT_INTERVAL"], 10.0))
+        client_id = await self._claim_id(lease, fixed_client_id, stop)
         if client_id is None:
             return 0
         log.info("worker starting as %s", client_id)
@@ -50,25 +51,24 @@ class Command(BaseCommand):
                 heartbeat_interval=worker["HEARTBEAT_INTERVAL"],
                 pending_max=worker["PENDING_MAX"],
                 pending_max_age=worker["PENDING_MAX_AGE"],
-                chat_reply_store=import_string(worker["CHAT_REPLY_STORE"]),
-                chat_question_store=import_string(worker["CHAT_QUESTION_STORE"]),
-                maze_hint_store=import_string(worker["MAZE_HINT_STORE"]),
+                session_queue_max=worker["SESSION_QUEUE_MAX"],
                 breaker_threshold=worker["BREAKER_THRESHOLD"],
                 breaker_cooldown=worker["BREAKER_COOLDOWN"],
                 llm_status_timeout=worker["LLM_STATUS_TIMEOUT"],
             ),
+            hooks=EngineHooks(**{name: import_string(path) for name, path in worker["HOOKS"].items()}),
             client_id=client_id,
             channel_layer=get_channel_layer(),
             redis=redis,
+            lease=lease,
         )
         return await engine.run(stop)
 
-    async def _claim_id(self, redis, fixed: str | None, stop: asyncio.Event) -> str | None:
+    async def _claim_id(self, lease: ClientIdLease, fixed: str | None, stop: asyncio.Event) -> str | None:
         """Redis may still be starting: keep trying until it answers or we are told to stop."""
-        ttl = max(3 * settings.WORKER["HEARTBEAT_INTERVAL"], 10.0)
         while not stop.is_set():
             try:
-                return await claim_client_id(redis, fixed or settings.MQTT["CLIENT_ID"], ttl, fixed=bool(fixed))
+                return await lease.claim(fixed or settings.MQTT["CLIENT_ID"], fixed=bool(fixed))
             except (OSError, RedisError) as exc:
                 log.warning("waiting for Redis to claim a client id: %s", exc)
             try:
