@@ -124,7 +124,7 @@ class Run:
 
 
 def start_platform(prefix: str, **env: str) -> Platform:
-    p = Platform(Path(tempfile.mkdtemp(prefix=prefix)), LOG_LEVEL="WARNING", WORKER_HEARTBEAT_INTERVAL="2", **env)
+    p = Platform(Path(tempfile.mkdtemp(prefix=prefix)), **{"LOG_LEVEL": "WARNING", "WORKER_HEARTBEAT_INTERVAL": "2", **env})
     p.start_all()
     return p
 

@@ -17,11 +17,16 @@ class ChatSession(models.Model):
     session_key = models.CharField(max_length=64, unique=True, default=new_session_key, editable=False)
     # The conversation the LLM service holds for this session: the MQTT sessionId (its memory key, public on the
     # broker), the system prompt it was first sent with (the service takes a session's prompt only once; None:
-    # not sent yet), and a request sent under it whose reply has not come (the service may still be working on
-    # it). A new sessionId starts over: on reset, when the prompt in effect changes, or after a lost answer.
+    # not sent yet). A new sessionId starts over: on reset, when the prompt in effect changes, or after a lost
+    # answer.
     llm_session_key = models.CharField(max_length=64, default=new_session_key, editable=False)
     llm_system_prompt = models.TextField(null=True, blank=True, editable=False)
+    # The request sent under it whose reply has not come, the worker holding it ("<client id>|<process token>")
+    # and until when it may still be answered: while that holds, no other request of the session goes out (the
+    # service's dialog per sessionId is not safe for overlapping requests); after it, the answer counts as lost.
     llm_open_request = models.CharField(max_length=64, blank=True, editable=False)
+    llm_open_holder = models.CharField(max_length=200, blank=True, editable=False)
+    llm_open_until = models.DateTimeField(null=True, blank=True, editable=False)
     title = models.CharField(max_length=200)
     preset = models.CharField(max_length=50, blank=True)
     system_prompt = models.TextField(blank=True)

@@ -21,19 +21,25 @@ def _without_nul(value):
     return value
 
 
-def begin_chat_turn(*, session_id: int, request_id: str, content: str, overrides: dict) -> dict | None:
-    """{"payload": the PROTOCOL.md request fields, "user_message", "notice"}; None when the session is gone.
+def begin_chat_turn(*, session_id: int, request_id: str, content: str, overrides: dict, holder: str,
+                    hold_for: float, gone: tuple[str, ...] = ()) -> dict | None:
+    """{"payload": the PROTOCOL.md request fields, "user_message", "notice"}; {"busy": holder} while another
+    request of the session is open; None when the session is gone (see services.turn_begin).
 
     The fields come from the session as it is now (not as a socket last saw it): the system prompt and sampling
     settings in effect reach the model on every turn."""
-    begun = services.turn_begin(session_id=session_id, request_id=request_id, content=content, overrides=overrides)
+    try:
+        begun = services.turn_begin(session_id=session_id, request_id=request_id, content=content,
+                                    overrides=overrides, holder=holder, hold_for=hold_for, gone=gone)
+    except services.TurnBusy as busy:
+        return {"busy": busy.holder}
     if begun is None:
         return None
     session, question, notice = begun
     settings = services.effective_settings(session, overrides)
     return {
         "payload": {
-            "sessionId": session.llm_session_key,
+            "sessionId": session["llm_session_key"],
             "message": question.content,
             "systemPrompt": settings["system_prompt"],
             "temperature": settings["temperature"],
@@ -49,9 +55,10 @@ def cancel_chat_turn(*, request_id: str) -> None:
     services.turn_cancel(request_id=request_id)
 
 
-def store_chat_reply(*, request_id: str, text: str, is_error: bool, metadata: dict) -> dict | None:
+def store_chat_reply(*, request_id: str, text: str, is_error: bool, metadata: dict,
+                     session_id: int | None = None) -> dict | None:
     stored = services.reply_store(request_id=request_id, text=_without_nul(text), is_error=is_error,
-                                  metadata=_without_nul(metadata))
+                                  metadata=_without_nul(metadata), session_id=session_id)
     if stored is None:
         return None
     message, created = stored

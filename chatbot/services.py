@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .models import ChatMessage, ChatSession, new_session_key
 from .presets import DEFAULT_PRESET, PRESETS_BY_KEY
@@ -30,6 +32,10 @@ def session_update(*, session: ChatSession, **fields) -> ChatSession:
     return session
 
 
+# No request of the session is open (sent, its reply not come): what a reply, a reset or a cancel leaves behind.
+NOTHING_OPEN = {"llm_open_request": "", "llm_open_holder": "", "llm_open_until": None}
+
+
 @transaction.atomic
 def session_reset(*, session: ChatSession) -> ChatSession:
     """Clear the history and forget the conversation on the LLM side.
@@ -40,8 +46,9 @@ def session_reset(*, session: ChatSession) -> ChatSession:
     session.messages.all().delete()
     session.llm_session_key = new_session_key()
     session.llm_system_prompt = None
-    session.llm_open_request = ""
-    session.save(update_fields=["llm_session_key", "llm_system_prompt", "llm_open_request", "updated_at"])
+    for name, value in NOTHING_OPEN.items():
+        setattr(session, name, value)
+    session.save(update_fields=["llm_session_key", "llm_system_prompt", *NOTHING_OPEN, "updated_at"])
     return session
 
 
@@ -53,14 +60,10 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def effective_settings(session: ChatSession, overrides: dict) -> dict:
+def effective_settings(session: dict, overrides: dict) -> dict:
     """The system prompt and sampling settings a turn is sent with: its overrides, else the session's."""
-    return {
-        "system_prompt": overrides.get("system_prompt", session.system_prompt),
-        "temperature": overrides.get("temperature", session.temperature),
-        "top_p": overrides.get("top_p", session.top_p),
-        "max_tokens": overrides.get("max_tokens", session.max_tokens),
-    }
+    return {name: overrides.get(name, session[name]) for name in ("system_prompt", "temperature", "top_p",
+                                                                  "max_tokens")}
 
 
 NEW_CONVERSATION_REASONS = {
@@ -69,42 +72,76 @@ NEW_CONVERSATION_REASONS = {
 }
 
 
-@transaction.atomic
-def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dict
-               ) -> tuple[ChatSession, ChatMessage, ChatMessage | None] | None:
-    """Store the user's message of a request whose turn it is, deciding which LLM conversation it goes to:
-    (session, question, notice or None); None when the session is gone.
+class TurnBusy(Exception):
+    """Another request of the session is open (in flight, held by a worker that may still get its reply)."""
+
+    def __init__(self, holder: str):
+        super().__init__(holder)
+        self.holder = holder  # "<client id>|<process token>|<request id>"
+
+
+def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dict, holder: str, hold_for: float,
+               gone: tuple[str, ...] = ()) -> tuple[dict, ChatMessage, ChatMessage | None] | None:
+    """Open the session's turn for this request and store its question, deciding which LLM conversation it goes to:
+    (the session's LLM fields and settings as of now, question, notice or None); None when the session is gone.
+
+    One request per session is open at a time, across workers: while another is (its holder may still get its
+    reply: until its `llm_open_until`, and not listed in `gone`), TurnBusy names it and nothing is stored. This
+    request is then held by `holder` ("<client id>|<process token>") for `hold_for` seconds.
 
     The LLM service takes a session's system prompt only when it first sees its sessionId, so a turn whose prompt
     differs from the one the service holds starts a new conversation there (a new sessionId), marked in the
     history by a notice. So does a turn after one whose answer never came: the service may still be writing it
-    into that conversation. Runs with the session's row locked, one turn per session at a time (the worker).
+    into that conversation.
     """
-    session = ChatSession.objects.select_for_update().filter(pk=session_id).first()
+    try:
+        return _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone)
+    except IntegrityError:
+        # The same request delivered twice: its question went out already (the unique request id says so).
+        existing = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
+        if existing is None:
+            raise
+        return {name: getattr(existing.session, name) for name in _TURN_FIELDS}, existing, None
+
+
+_TURN_FIELDS = ("system_prompt", "temperature", "top_p", "max_tokens", "llm_session_key", "llm_system_prompt",
+                "llm_open_request", "llm_open_holder", "llm_open_until")
+
+
+@transaction.atomic
+def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone):
+    # Plain values, not a model instance: this runs on every chat turn, and only these columns matter here. The
+    # row stays locked to the end of the transaction (PostgreSQL; SQLite's writes are serialized anyway).
+    session = ChatSession.objects.select_for_update().filter(pk=session_id).values(*_TURN_FIELDS).first()
     if session is None:
         return None
-    existing = session.messages.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
-    if existing is not None:  # the same request delivered twice: it went out already
-        return session, existing, None
-    prompt = effective_settings(session, overrides)["system_prompt"]
+    now = timezone.now()
     reason = None
-    if session.llm_open_request:
+    if session["llm_open_request"]:
+        open_holder = f"{session['llm_open_holder']}|{session['llm_open_request']}"
+        if session["llm_open_until"] is not None and session["llm_open_until"] > now and open_holder not in gone:
+            raise TurnBusy(open_holder)
         reason = "answer_lost"
-    elif session.llm_system_prompt is not None and session.llm_system_prompt != prompt:
+    prompt = overrides.get("system_prompt", session["system_prompt"])
+    if reason is None and session["llm_system_prompt"] is not None and session["llm_system_prompt"] != prompt:
         reason = "prompt_changed"
     notice = None
     if reason is not None:
-        session.llm_session_key = new_session_key()
+        session["llm_session_key"] = new_session_key()
         notice = ChatMessage.objects.create(
-            session=session, role=ChatMessage.Role.NOTICE,
+            session_id=session_id, role=ChatMessage.Role.NOTICE,
             content=f"New conversation with the model: {NEW_CONVERSATION_REASONS[reason]}.",
             metadata={"new_llm_conversation": reason},
         )
-    question = ChatMessage.objects.create(session=session, role=ChatMessage.Role.USER, content=content,
+    question = ChatMessage.objects.create(session_id=session_id, role=ChatMessage.Role.USER, content=content,
                                           request_id=request_id)
-    session.llm_system_prompt = prompt
-    session.llm_open_request = request_id
-    session.save(update_fields=["llm_session_key", "llm_system_prompt", "llm_open_request", "updated_at"])
+    opened = {"llm_open_request": request_id, "llm_open_holder": holder,
+              "llm_open_until": now + timedelta(seconds=hold_for)}
+    session.update(opened, llm_system_prompt=prompt)
+    # One UPDATE of the columns the worker owns (a PATCH meanwhile writes only its own).
+    ChatSession.objects.filter(pk=session_id).update(
+        llm_session_key=session["llm_session_key"], llm_system_prompt=prompt, updated_at=question.created_at,
+        **opened)
     return session, question, notice
 
 
@@ -114,26 +151,40 @@ def turn_cancel(*, request_id: str) -> None:
     question = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
     if question is None:
         return
-    ChatSession.objects.filter(pk=question.session_id, llm_open_request=request_id).update(llm_open_request="")
+    ChatSession.objects.filter(pk=question.session_id, llm_open_request=request_id).update(**NOTHING_OPEN)
     question.delete()
 
 
-@transaction.atomic
-def reply_store(*, request_id: str, text: str, is_error: bool, metadata: dict) -> tuple[ChatMessage, bool] | None:
+def reply_store(*, request_id: str, text: str, is_error: bool, metadata: dict, session_id: int | None = None
+                ) -> tuple[ChatMessage, bool] | None:
     """Store the reply to a request once: (message, created); a duplicate returns the stored one. None when its
-    question is not stored (never was, or its session was reset or deleted): no answer is kept without it."""
-    question = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
-    if question is None:
-        return None
+    question is not stored (never was, or its session was reset or deleted): no answer is kept without it.
+
+    `session_id`, when the caller knows it, allows the common case in two statements: the reply to the session's
+    open request (its question is there, unanswered: turn_begin said so, and a reset or a later turn would have
+    changed it) closes the turn and is stored without looking its question up."""
     meta = dict(metadata)
     if is_error:
         meta["error"] = True
     try:
-        with transaction.atomic():  # a savepoint: a duplicate undoes only its own INSERT
-            message = ChatMessage.objects.create(session_id=question.session_id, role=ChatMessage.Role.ASSISTANT,
-                                                 content=text, metadata=meta, request_id=request_id)
-    except IntegrityError:
+        return _reply_store(request_id, text, meta, session_id)
+    except IntegrityError:  # a copy stored between our look and our INSERT
         return ChatMessage.objects.get(request_id=request_id, role=ChatMessage.Role.ASSISTANT), False
-    ChatSession.objects.filter(pk=question.session_id).update(updated_at=message.created_at)
-    ChatSession.objects.filter(pk=question.session_id, llm_open_request=request_id).update(llm_open_request="")
+
+
+@transaction.atomic
+def _reply_store(request_id, text, meta, session_id):
+    if session_id is None or not ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(
+            **NOTHING_OPEN):
+        # Late, duplicated, or after a reset: one look at the request's messages decides.
+        stored = {role: (pk, sid) for role, pk, sid in ChatMessage.objects.filter(request_id=request_id)
+                  .order_by().values_list("role", "pk", "session_id")}
+        if ChatMessage.Role.ASSISTANT in stored:
+            return ChatMessage.objects.get(pk=stored[ChatMessage.Role.ASSISTANT][0]), False
+        if ChatMessage.Role.USER not in stored:
+            return None
+        session_id = stored[ChatMessage.Role.USER][1]
+        ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(**NOTHING_OPEN)
+    message = ChatMessage.objects.create(session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text,
+                                         metadata=meta, request_id=request_id)
     return message, True

@@ -45,6 +45,11 @@ def build(states: list[dict[str, Any]], web: list[dict[str, Any]], now: float | 
             by_session[key] = by_session.get(key, 0) + n
     llm_seen = [s.get("llm", {}) for s in states]
     last_seen = max((l["last_seen"] for l in llm_seen if l.get("last_seen")), default=None)
+    instances: dict[str, dict[str, Any]] = {}  # each LLM service instance as the worker that heard it last saw it
+    for l in llm_seen:
+        for name, seen in (l.get("instances") or {}).items():
+            if name not in instances or (seen.get("last_seen") or 0) > (instances[name].get("last_seen") or 0):
+                instances[name] = seen
     counters: dict[str, int] = {}
     for s in states:
         for key, n in s.get("counters", {}).items():
@@ -68,6 +73,8 @@ def build(states: list[dict[str, Any]], web: list[dict[str, Any]], now: float | 
             "service": next((l.get("service") for l in llm_seen if l.get("service")), None),
             "last_seen": _iso(last_seen),
             "seconds_ago": _ago(now, last_seen),
+            "instances": {name: {"online": bool(seen.get("online")), "seconds_ago": _ago(now, seen.get("last_seen"))}
+                          for name, seen in sorted(instances.items())},
         },
         "probe": {
             "last_rtt_ms": min((s["probe"]["last_rtt_ms"] for s in connected

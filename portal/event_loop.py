@@ -2,7 +2,7 @@
 
 Every chat turn crosses the event loop of daphne and of the worker several times (sockets, Redis, MQTT, timers,
 the database pool's hand-backs), and the standard library's loop does that bookkeeping in Python. On uvloop the
-CPU each spends per chat turn fell by 7-10 % (README, Benchmarks). EVENT_LOOP=asyncio is the way back should a
+CPU each spends per chat turn fell by 7-10 % (docs/benchmarks.md). EVENT_LOOP=asyncio is the way back should a
 uvloop release misbehave; both loops are tested.
 
 daphne creates its loop when `daphne.server` is imported, before it loads the application, so the policy has to

@@ -9,7 +9,7 @@ collected; only the objects that existed at startup are exempt.
 
 Generation 0's threshold stays CPython's 700 by default (settings.GC_YOUNG_THRESHOLD changes it). Raised to 10,000
 or 50,000 it once cut CPU per turn by ~10 %, but daphne's RSS then sat ~40 MB higher and kept creeping over 80,000
-requests (README, Benchmarks): cyclic garbage, since every HTTP request was a reference cycle until
+requests (docs/benchmarks.md): cyclic garbage, since every HTTP request was a reference cycle until
 portal/asgi_http.py and portal/async_middleware.py broke them. Measured again once those were gone, with
 bench/memory_soak.py for an hour each way side by side (428,000 chat turns each): daphne flat either way, the
 worker ~2 MB higher with 10,000; and with this code on uvloop three A/B pairs at HTTP concurrency 100 showed no

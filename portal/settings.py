@@ -1,4 +1,4 @@
-"""Prompt Portal settings: every value comes from the environment (see .env.example and the README)."""
+"""Prompt Portal settings: every value comes from the environment (see .env.example and docs/operations.md)."""
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,7 +61,7 @@ MIDDLEWARE = [
 # subclasses (async_middleware.py), and portal/checks.py runs the deploy checks those would have enabled.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
-# --- Deployment security (see README "Production") ----------------------------------------------------------
+# --- Deployment security (see docs/deployment.md, "Production settings") ----------------------------------------------------------
 CONTENT_SECURITY_POLICY = env.str(
     "CONTENT_SECURITY_POLICY",
     default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

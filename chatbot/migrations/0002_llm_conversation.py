@@ -32,6 +32,16 @@ class Migration(migrations.Migration):
             name="llm_open_request",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
+        migrations.AddField(
+            model_name="chatsession",
+            name="llm_open_holder",
+            field=models.CharField(blank=True, editable=False, max_length=200),
+        ),
+        migrations.AddField(
+            model_name="chatsession",
+            name="llm_open_until",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.AlterField(
             model_name="chatmessage",
             name="role",

@@ -10,10 +10,10 @@ A chat turn, in the obvious order:
 1. A web process sends `chat.request`. What the worker cannot serve is refused at once (not connected, LLM
    offline, breaker open, too many requests); otherwise the request gets in its chat session's line (turns.py):
    its turn now, or `chat.queued` while an earlier message of the session is answered.
-2. On its turn it takes the session's turn lock (turn_lock.py: one request per session in flight, across
-   workers), the chat app stores the question and says what to publish (`begin_chat_turn`: the LLM sessionId,
-   system prompt and sampling; a fresh sessionId when the prompt in effect changed), the request is published
-   (QoS 1), and the waiter hears `chat.accepted`.
+2. On its turn the chat app opens the session's turn in the database (one request per session in flight, across
+   workers), stores the question and says what to publish (`begin_chat_turn`: the LLM sessionId, system prompt
+   and sampling; a fresh sessionId when the prompt in effect changed), the request is published (QoS 1), and the
+   waiter hears `chat.accepted`.
 3. The reply, matched by request id (or, on the fallback topic, to the one request in flight under that
    sessionId), is stored and delivered, whatever its shape; then the session's next message takes its turn.
    A turn whose reply does not come by its deadline ends with a timeout (its late reply is stored for it alone).
@@ -42,14 +42,12 @@ from .pending import ChatTurn, PendingRegistry, RecentIds
 from .presence import LlmPresence
 from .shared_state import is_alive, read_worker_states, record_probe_rtt, remove_worker_state, write_worker_state
 from .topics import hint_base, parse_reply_topic, reply_session_consistent, reply_topic, session_from_hint_topic
-from .turn_lock import TurnLock, holder_value
 from .turns import SessionQueues
 
 log = logging.getLogger("portal.mqtt.worker")
 
 INBOUND_QUEUE_MAX = 10000
 HANDLERS_MAX = 500  # messages handled at once, each in a task of its own
-TURN_LOCK_MARGIN = 5.0  # a turn lock outlives its request's deadline by this much, then expires by itself
 EXIT_RECONNECT_LIMIT, EXIT_LEASE_LOST = 1, 3
 
 
@@ -57,12 +55,15 @@ EXIT_RECONNECT_LIMIT, EXIT_LEASE_LOST = 1, 3
 class EngineHooks:
     """The feature apps' database functions: plain sync functions, run off the event loop."""
 
-    # (session_id, request_id, content, overrides) -> {"payload": PROTOCOL.md fields without requestId, clientId and
-    # replyTopic, "user_message": JSON, "notice": JSON or None}; None when the chat session is gone.
+    # (session_id, request_id, content, overrides, holder, hold_for, gone) -> {"payload": PROTOCOL.md fields without
+    # requestId, clientId and replyTopic, "user_message": JSON, "notice": JSON or None}; {"busy": holder} while
+    # another request of the session is open (held by `holder`, "<client id>|<token>|<request id>", unless it is
+    # listed in `gone`); None when the chat session is gone. It opens the session's turn for `hold_for` seconds.
     begin_chat_turn: Callable[..., dict | None]
     # (request_id): undo begin_chat_turn for a request that could not be published.
     cancel_chat_turn: Callable[..., None]
-    # (request_id, text, is_error, metadata) -> {"message": JSON, "created": bool}; None when its question is gone.
+    # (request_id, text, is_error, metadata, session_id or None when not known) -> {"message": JSON, "created":
+    # bool}; None when its question is gone.
     store_chat_reply: Callable[..., dict | None]
     # (session_key, hint) -> False for an unknown game.
     store_hint: Callable[..., bool] | None = None
@@ -80,7 +81,7 @@ class EngineConfig:
     # Each LLM service instance announces itself every 30 s; one silent for this long no longer counts.
     llm_status_timeout: float = 90.0
     housekeeping_interval: float = 0.2
-    turn_lock_retry: float = 0.1  # how often a turn whose session is locked by another worker tries again
+    turn_lock_retry: float = 0.1  # how often a turn whose session another worker holds tries again
 
     @property
     def response_base(self) -> str:
@@ -177,7 +178,6 @@ class WorkerEngine:
         hooks: EngineHooks,
         lease: ClientIdLease | None = None,
         link=None,
-        turn_lock=None,
         run_sync: Callable[..., Awaitable[Any]] = run_db,
     ):
         self.config = config
@@ -195,7 +195,6 @@ class WorkerEngine:
         self.turns: dict[str, ChatTurn] = {}  # every request this worker holds (in line or in flight), by id
         self.pending = PendingRegistry(config.pending_max)  # those published and waiting for their reply
         self.recent = RecentIds()
-        self.turn_lock = turn_lock if turn_lock is not None else TurnLock(redis, self._holder_gone)
         self.exit_code: int | None = None  # set when the worker must stop by itself
         self._accepting = True
         self._inbound: asyncio.Queue | None = None
@@ -424,38 +423,39 @@ class WorkerEngine:
                                    "worker": self.client_id})
 
     async def _start_turn(self, turn: ChatTurn) -> None:
-        """The session's turn is this request's: lock, store the question, publish, announce."""
-        holder = holder_value(self.client_id, self.token, turn.request_id)
-        try:
-            while not await self.turn_lock.acquire(turn.session_key, holder, turn.timeout + TURN_LOCK_MARGIN):
-                # Another worker's request of this session is in flight (the web's choice of worker just moved).
-                if time.monotonic() >= turn.deadline or self.turns.get(turn.request_id) is not turn:
-                    await self._end_turn(turn, self._queue_timeout(turn))
-                    return
+        """The session's turn is this request's: open it and store the question (the chat app), publish, announce.
+
+        Another worker may hold an open request of this session (the web's choice of worker just moved): then this
+        one waits, trying again every `turn_lock_retry` s until that request is answered or its holder is gone,
+        or this one's own deadline passes."""
+        question, gone = turn.question, ()
+        while True:
+            if (refusal := self._unavailable()) is not None:
+                self.runtime.counters.refused_unavailable += 1
+                await self._end_turn(turn, contract.error_event(request_id=turn.request_id, **refusal))
+                return
+            try:
+                begun = await self.run_sync(
+                    self.hooks.begin_chat_turn, session_id=int(question["session_id"]), request_id=turn.request_id,
+                    content=str(question["content"]), overrides=dict(question.get("overrides") or {}),
+                    holder=f"{self.client_id}|{self.token}", hold_for=turn.timeout, gone=gone)
+            except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
+                log.exception("could not store the question of request %s", turn.request_id)
+                self.runtime.counters.refused_unavailable += 1
+                await self._end_turn(turn, contract.error_event(
+                    request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
+                    detail="Your message could not be saved right now. Please try again."))
+                return
+            if begun is None or "busy" not in begun:
+                break
+            holder = begun["busy"]
+            if await self._holder_gone(holder):
+                gone = (holder,)  # its answer is lost: the chat app starts a new conversation with the model
+            elif time.monotonic() >= turn.deadline or self.turns.get(turn.request_id) is not turn:
+                await self._end_turn(turn, self._queue_timeout(turn))
+                return
+            else:
                 await asyncio.sleep(self.config.turn_lock_retry)
-        except Exception as exc:  # noqa: BLE001 - Redis away: a clear 503, never a hang
-            log.warning("could not take the turn lock of request %s: %s", turn.request_id, exc)
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
-                detail="The chat service cannot reach its message bus. Please try again."))
-            return
-        turn.lock_holder = holder
-        if (refusal := self._unavailable()) is not None:
-            self.runtime.counters.refused_unavailable += 1
-            await self._end_turn(turn, contract.error_event(request_id=turn.request_id, **refusal))
-            return
-        question = turn.question
-        try:
-            begun = await self.run_sync(
-                self.hooks.begin_chat_turn, session_id=int(question["session_id"]), request_id=turn.request_id,
-                content=str(question["content"]), overrides=dict(question.get("overrides") or {}))
-        except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
-            log.exception("could not store the question of request %s", turn.request_id)
-            self.runtime.counters.refused_unavailable += 1
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
-                detail="Your message could not be saved right now. Please try again."))
-            return
         if self.turns.get(turn.request_id) is not turn:  # ended meanwhile (shutting down): never published
             if begun is not None:
                 await self._cancel_question(turn)
@@ -519,12 +519,6 @@ class WorkerEngine:
             nxt = None
         if event is not None:
             await self._deliver(turn, event)
-        if turn.lock_holder is not None:
-            holder, turn.lock_holder = turn.lock_holder, None
-            try:
-                await self.turn_lock.release(turn.session_key, holder)
-            except Exception as exc:  # noqa: BLE001 - it expires by itself; our own stale lock is broken at once
-                log.warning("could not release the turn lock of request %s: %s", turn.request_id, exc)
         if nxt is not None:
             if start_next:
                 self._in_background(self._start_turn(nxt))
@@ -533,13 +527,19 @@ class WorkerEngine:
                     request_id=nxt.request_id, code=contract.ERROR_SHUTDOWN,
                     detail="The chat service is restarting. Please try again in a moment."), start_next=False)
 
-    async def _holder_gone(self, client_id: str, token: str, request_id: str) -> bool:
-        """Can the holder of a session's turn lock no longer finish its turn? (turn_lock.TurnLock)"""
+    async def _holder_gone(self, holder: str) -> bool:
+        """Can the holder of a session's open request ("<client id>|<process token>|<request id>") no longer get
+        its reply? Ours: when that request is no longer held here; another worker's: when no live worker has that
+        client id and process token (killed, or restarted)."""
+        client_id, _, rest = holder.partition("|")
+        token, _, request_id = rest.partition("|")
         if client_id == self.client_id and token == self.token:
-            turn = self.turns.get(request_id)
-            return turn is None or turn.lock_holder is None  # our own lock, left behind by a failed release
+            return request_id not in self.pending
+        try:
+            states = await read_worker_states(self.redis)
+        except Exception:  # noqa: BLE001 - cannot tell: wait, as if it were alive
+            return False
         interval = self.config.heartbeat_interval
-        states = await read_worker_states(self.redis)
         return not any(s.get("client_id") == client_id and s.get("instance") == token and is_alive(s, interval)
                        for s in states)
 
@@ -642,7 +642,7 @@ class WorkerEngine:
             return
         self.pending.pop(turn.request_id)
         self.recent.mark_answered(turn.request_id, turn.llm_key)  # before the store: a second copy is a duplicate
-        stored = await self._store_reply(turn.request_id, reply)
+        stored = await self._store_reply(turn.request_id, reply, turn.question.get("session_id"))
         await turn.announced.wait()  # the waiter hears "accepted" before the reply
         counters = self.runtime.counters
         counters.replies_delivered += 1
@@ -690,10 +690,10 @@ class WorkerEngine:
         # Never the reply's text: it may belong to someone else's conversation.
         log.warning("dropped a reply to request %s: its session does not match the request's", request_id)
 
-    async def _store_reply(self, request_id: str, reply: ChatReply) -> dict | None:
+    async def _store_reply(self, request_id: str, reply: ChatReply, session_id: int | None = None) -> dict | None:
         try:
             return await self.run_sync(self.hooks.store_chat_reply, request_id=request_id, text=reply.text,
-                                       is_error=reply.is_error, metadata=reply.metadata)
+                                       is_error=reply.is_error, metadata=reply.metadata, session_id=session_id)
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
             log.exception("could not store the reply to request %s", request_id)
             return None

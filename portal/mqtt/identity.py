@@ -74,7 +74,7 @@ class ClientIdLease:
     def __init__(self, r: aioredis.Redis, ttl: float):
         self.redis = r
         self.ttl_ms = int(ttl * 1000)
-        self.token = uuid.uuid4().hex  # this process's, also published in its worker state (turn_lock.py)
+        self.token = uuid.uuid4().hex  # this process's; in its worker state, and naming it as a holder of open requests
         self.holder = f"{socket.gethostname()}|{os.getpid()}|{self.token}"
         self.client_id: str | None = None
         self._renew = r.register_script(_RENEW)

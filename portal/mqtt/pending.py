@@ -22,7 +22,6 @@ class ChatTurn:
     reply_channel: str | None = None
     group: str | None = None
     llm_key: str | None = None  # the MQTT sessionId it was published with
-    lock_holder: str | None = None  # its value of the session's turn lock, while it holds it
     # Set once the waiter was told "accepted": the reply is delivered only after that.
     announced: asyncio.Event = field(default_factory=asyncio.Event)
 

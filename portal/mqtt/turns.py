@@ -3,8 +3,8 @@
 The LLM service keeps one dialog per sessionId and is not safe when two requests of one session overlap: answers
 get crossed. So a worker lets at most one request per chat session be in flight to the LLM; the session's later
 messages wait here in arrival order, a bounded few of them (past the bound the sender gets a clear 429). Across
-workers the same holds through a lock in Redis (turn_lock.py), and the web sends a session's messages to one
-worker (gateway.choose_worker), so they queue here rather than at the lock.
+workers the same holds through the session's open request in the database (chatbot.services.turn_begin), and the
+web sends a session's messages to one worker (gateway.choose_worker), so they wait here rather than there.
 """
 from __future__ import annotations
 

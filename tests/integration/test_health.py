@@ -72,6 +72,7 @@ def test_detail_endpoint_shape(platform, staff):
     worker = body["workers"][0]
     assert {"client_id", "host", "pid", "uptime_seconds", "connected", "heartbeat_age_seconds"} <= set(worker)
     assert body["llm_service"]["online"] is True
+    assert body["llm_service"]["instances"]["llm_responder"]["online"] is True  # each instance, as last heard
     assert body["probe"]["last_rtt_ms"] is not None and body["probe"]["failures"] == 0
     assert {"messages_in", "messages_out", "malformed", "timeouts", "reconnects"} <= set(body["counters"])
 

@@ -47,7 +47,7 @@ def test_createsuperuser_noinput_reads_the_standard_variables(monkeypatch):
 def test_admin_lists_chat_sessions_and_messages(admin_client, django_user_model):
     owner = django_user_model.objects.create_user("frank", password="x-123456789")
     session = services.session_create(owner=owner, title="Frank's chat")
-    services.turn_begin(session_id=session.id, content="visible in admin", request_id="r1", overrides={})
+    services.turn_begin(session_id=session.id, content="visible in admin", request_id="r1", overrides={}, holder="test|token", hold_for=45)
     sessions_page = admin_client.get("/admin/chatbot/chatsession/")
     assert sessions_page.status_code == 200 and "Frank&#x27;s chat" in sessions_page.content.decode()
     messages_page = admin_client.get("/admin/chatbot/chatmessage/")

@@ -76,7 +76,7 @@ def test_message_without_a_reachable_worker_is_503_and_stores_nothing(alice):
 
 def test_assistant_reply_is_stored_once_per_request(alice):
     session = services.session_create(owner=alice)
-    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={})
+    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={}, holder="test|token", hold_for=45)
     first, created = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
     again, created_again = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
     assert created and not created_again and first.id == again.id
@@ -91,7 +91,7 @@ def test_a_reply_without_its_question_is_not_kept(alice):
 
 def test_reset_starts_a_new_llm_conversation_and_clears_messages(alice):
     session = services.session_create(owner=alice)
-    services.turn_begin(session_id=session.id, content="hi", request_id="r1", overrides={})
+    services.turn_begin(session_id=session.id, content="hi", request_id="r1", overrides={}, holder="test|token", hold_for=45)
     old_key, old_llm_key = session.session_key, ChatSession.objects.get(pk=session.pk).llm_session_key
     services.session_reset(session=session)
     session.refresh_from_db()

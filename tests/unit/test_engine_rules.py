@@ -9,7 +9,6 @@ import pytest
 
 from portal.mqtt import contract
 from portal.mqtt.engine import EngineConfig, EngineHooks, WorkerEngine
-from portal.mqtt.turn_lock import LocalTurnLock
 
 BASE = "prompt_portal/assistant_response"
 MQTT = {
@@ -56,8 +55,13 @@ class ChatStore:
     def __init__(self):
         self.questions: dict[str, str] = {}
         self.replies: dict[str, tuple[str, bool, dict]] = {}
+        self.busy_with: str | None = None  # another worker's open request of the session, until it is "gone"
+        self.begun_with_gone: list[tuple] = []
 
-    def begin(self, *, session_id, request_id, content, overrides):
+    def begin(self, *, session_id, request_id, content, overrides, holder, hold_for, gone=()):
+        if self.busy_with is not None and self.busy_with not in gone:
+            return {"busy": self.busy_with}
+        self.begun_with_gone.append(tuple(gone))
         self.questions[request_id] = content
         return {"payload": {"sessionId": f"llm-{session_id}", "message": content, "systemPrompt": "p"},
                 "user_message": {"content": content, "request_id": request_id}, "notice": None}
@@ -65,7 +69,7 @@ class ChatStore:
     def cancel(self, *, request_id):
         self.questions.pop(request_id, None)
 
-    def store(self, *, request_id, text, is_error, metadata):
+    def store(self, *, request_id, text, is_error, metadata, session_id=None):
         if request_id not in self.questions:
             return None
         created = request_id not in self.replies
@@ -83,7 +87,7 @@ def world():
     engine = WorkerEngine(
         config=EngineConfig(mqtt=MQTT, heartbeat_interval=1, pending_max=100, pending_max_age=120,
                             session_queue_max=2, breaker_threshold=2, breaker_cooldown=30, llm_status_timeout=90),
-        client_id="w1", channel_layer=layer, redis=None, link=link, turn_lock=LocalTurnLock(), run_sync=run_sync,
+        client_id="w1", channel_layer=layer, redis=None, link=link, run_sync=run_sync,
         hooks=EngineHooks(begin_chat_turn=store.begin, cancel_chat_turn=store.cancel,
                           store_chat_reply=store.store),
     )
@@ -311,3 +315,26 @@ def test_a_silent_instance_stops_counting_after_the_status_timeout(world):
     # A retained heartbeat is as old as its ts: one from a long-gone instance never makes the LLM online.
     run(status(engine, "llm-b", "online", retained=True, ts=time.time() - 600))
     assert engine.presence.snapshot(time.time())["instances"]["llm-b"]["online"] is False
+
+
+def test_a_session_held_by_a_request_whose_holder_is_gone_goes_on_with_a_new_conversation(world):
+    engine, store, layer, link = world
+    # This worker's own request from before, no longer held (it timed out): its answer counts as lost.
+    store.busy_with = f"w1|{engine.token}|old-request"
+    run(request(engine, "r1"))
+    assert [p["requestId"] for p in link.requests()] == ["r1"]
+    assert store.begun_with_gone == [(store.busy_with,)]
+
+
+def test_a_session_held_by_a_live_request_waits_and_times_out_in_line(world):
+    engine, store, layer, link = world
+    engine.config = EngineConfig(**{**engine.config.__dict__, "turn_lock_retry": 0.01})
+
+    async def held_elsewhere(holder):
+        return False  # another worker's request, alive
+
+    engine._holder_gone = held_elsewhere
+    store.busy_with = "w2|their-token|their-request"
+    run(request(engine, "r1", timeout=0.05))
+    assert link.requests() == [] and store.questions == {}
+    assert layer.of("r1", contract.CHAT_ERROR)[0]["code"] == contract.ERROR_TIMEOUT

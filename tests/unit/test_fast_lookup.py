@@ -33,7 +33,7 @@ def test_a_row_comes_back_as_the_orm_would_return_it(alice):
     assert field_values(get_row(type(alice), pk=alice.pk)) == field_values(type(alice).objects.get(pk=alice.pk))
     # JSON, booleans and aware datetimes are converted as the ORM converts them.
     from chatbot.models import ChatMessage
-    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={})
+    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={}, holder="test|token", hold_for=45)
     stored, _ = services.reply_store(request_id="r1", text="hi", is_error=True,
                                      metadata={"tokens": [1, 2], "model": "m", "ok": False})
     fast = get_row(ChatMessage, id=stored.id)

@@ -43,7 +43,7 @@ def users(django_user_model):
 def objects(users):
     owner = users["owner"]
     session = chat_services.session_create(owner=owner, title="Olive's chat")
-    chat_services.turn_begin(session_id=session.id, content="private words", request_id="r1", overrides={})
+    chat_services.turn_begin(session_id=session.id, content="private words", request_id="r1", overrides={}, holder="test|token", hold_for=45)
     template = prompt_services.template_create(owner=owner, title="Olive's LAM", content="Secret strategy.")
     game, _ = maze_services.game_create(owner=owner, width=11, height=11, germs=2, mode="lam", template=template)
     token, _ = tokens.token_create(owner=owner, name="olive's script")

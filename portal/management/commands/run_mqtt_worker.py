@@ -10,6 +10,7 @@ from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from portal import event_loop, heap
+from portal.db import DbThread
 from portal.mqtt.engine import EngineConfig, EngineHooks, WorkerEngine
 from portal.mqtt.identity import ClientIdLease
 from portal.mqtt.shared_state import redis_client
@@ -45,6 +46,7 @@ class Command(BaseCommand):
             return 0
         log.info("worker starting as %s", client_id)
         worker = settings.WORKER
+        db = DbThread()
         engine = WorkerEngine(
             config=EngineConfig(
                 mqtt=settings.MQTT,
@@ -61,8 +63,12 @@ class Command(BaseCommand):
             channel_layer=get_channel_layer(),
             redis=redis,
             lease=lease,
+            run_sync=db.run,
         )
-        return await engine.run(stop)
+        try:
+            return await engine.run(stop)
+        finally:
+            await asyncio.to_thread(db.close)
 
     async def _claim_id(self, lease: ClientIdLease, fixed: str | None, stop: asyncio.Event) -> str | None:
         """Redis may still be starting: keep trying until it answers or we are told to stop."""

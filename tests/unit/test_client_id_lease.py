@@ -1,12 +1,11 @@
-"""The per-session turn lock (portal/mqtt/turn_lock.py) and the client-id lease (portal/mqtt/identity.py),
-against a real Redis server: compare-and-set inside Redis, so a worker never frees or extends what another holds."""
+"""The client-id lease (portal/mqtt/identity.py) against a real Redis server: compare-and-set inside Redis, so a
+worker never frees or extends a lease another worker holds."""
 import asyncio
 
 import pytest
 import redis.asyncio as aioredis
 
 from portal.mqtt.identity import RECLAIMED, RENEWED, ClientIdLease, LeaseLost
-from portal.mqtt.turn_lock import TURN_KEY, TurnLock, holder_value
 from tests.harness.procs import RedisServer
 
 
@@ -27,28 +26,6 @@ def run(redis_server, scenario):
             await r.aclose()
 
     asyncio.run(main())
-
-
-def test_one_holder_at_a_time_and_only_the_holder_releases(redis_server):
-    async def scenario(r):
-        gone: set[str] = set()
-
-        async def holder_gone(client_id, token, request_id):
-            return client_id in gone
-
-        lock = TurnLock(r, holder_gone)
-        first, second = holder_value("w1", "t1", "r1"), holder_value("w2", "t2", "r2")
-        assert await lock.acquire("s", first, ttl=30)
-        assert not await lock.acquire("s", second, ttl=30)  # w1 is alive: w2 waits
-        await lock.release("s", second)  # not its lock: nothing happens
-        assert (await r.get(TURN_KEY.format("s"))).decode() == first
-        await lock.release("s", first)
-        assert await lock.acquire("s", second, ttl=30)
-        gone.add("w2")  # its worker died holding the lock: broken at once, not after the ttl
-        assert await lock.acquire("s", first, ttl=30)
-        assert await r.pttl(TURN_KEY.format("s")) > 20_000
-
-    run(redis_server, scenario)
 
 
 def test_the_lease_renews_reclaims_after_expiry_and_is_lost_to_another_holder(redis_server):
