@@ -79,3 +79,34 @@ def test_maze_game_with_a_template_gets_an_offline_hint_and_draws_its_path(platf
     assert "ms" in page.inner_text("#hint-latency")
     page.screenshot(path=str(tmp_path / "maze.png"))
     assert errors == []
+
+
+def test_a_waiting_message_and_a_new_conversation_are_shown_as_such(platform, browser):
+    alice = platform.client("alice")
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, platform.base_url, "alice")
+    page.wait_for_selector("#new-session-btn:not([disabled])")
+    page.click("#new-session-btn")
+    page.wait_for_selector("#composer-input:not([disabled])")
+    page.fill("#composer-input", "!sleep 1 first question")
+    page.click("#composer-send")
+    page.wait_for_selector(".message-user:has-text('first question')")
+    page.fill("#composer-input", "second question")
+    page.click("#composer-send")
+    # Answered one at a time: the second waits, visibly, then gets its own answer after the first's.
+    page.wait_for_selector(".message-queued:has-text('second question') >> text=answered first", timeout=5000)
+    page.wait_for_selector(".message-assistant:has-text('second question')", timeout=10000)
+    assert page.locator(".message-queued").count() == 0
+    answers = page.locator(".message-assistant").all_inner_texts()
+    assert "first question" in answers[0] and "second question" in answers[1]
+    # A changed system prompt shows where the model's new conversation begins.
+    session_id = alice.get("/api/chatbot/sessions").json()["sessions"][0]["id"]
+    assert alice.request("PATCH", f"/api/chatbot/sessions/{session_id}",
+                         {"system_prompt": "Answer briefly."}).status_code == 200
+    page.fill("#composer-input", "third question")
+    page.click("#composer-send")
+    page.wait_for_selector(".message-notice:has-text('New conversation with the model: system prompt changed')")
+    page.wait_for_selector(".message-assistant:has-text('third question')", timeout=10000)
+    assert errors == []
