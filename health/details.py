@@ -84,4 +84,16 @@ def build(states: list[dict[str, Any]], web: list[dict[str, Any]], now: float | 
         "breaker": {s["client_id"]: s.get("breaker", {}).get("state") for s in states},
         "counters": counters,
         "web_processes": len(web),
+        "warnings": _warnings(states),
     }
+
+
+def _warnings(states: list[dict[str, Any]]) -> list[str]:
+    """What an operator must fix even while everything works (shown to staff only, never on the public health)."""
+    found = []
+    anonymous = sorted(s["client_id"] for s in states if s.get("broker_auth") is False)
+    if anonymous:
+        found.append(f"Worker(s) {', '.join(anonymous)} connect to the MQTT broker without a user name: whoever "
+                     "can reach the broker can read every chat and forge answers. Give it passwords and the ACL "
+                     "(deploy/mosquitto/) and set MQTT_USERNAME and MQTT_PASSWORD.")
+    return found

@@ -1,7 +1,8 @@
 """Start every process of the platform under honcho and stop them all together (used by scripts/run).
 
-A broker or Redis that already answers at the configured address is used as it is; otherwise this starts
-one. The processes are the same commands a Procfile or systemd would run (see deploy/).
+A Redis that already answers at the configured address is used as it is, and so is a broker that refuses anonymous
+clients; otherwise this starts one (the broker with passwords and the ACL: scripts/local_broker.py). The
+processes are the same commands a Procfile or systemd would run (see deploy/).
 """
 import os
 import socket
@@ -14,7 +15,10 @@ from honcho.printer import Printer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+import local_broker  # noqa: E402 (scripts/, on the path above)
 
 
 def answers(host: str, port: int) -> bool:
@@ -38,19 +42,24 @@ def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     mqtt_host, mqtt_port = settings.MQTT["BROKER_HOST"], settings.MQTT["BROKER_PORT"]
-    if not answers(mqtt_host, mqtt_port):
-        data = ROOT / "var" / "mosquitto"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = data / "mosquitto.conf"
-        conf.write_text(
-            (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
-            .replace("listener 1883", f"listener {mqtt_port} {mqtt_host}")
-            .replace("/var/lib/mosquitto/", f"{data}/")
-            .replace("log_dest syslog", "log_dest stdout")
-        )
+    if not answers(mqtt_host, mqtt_port) and mqtt_host in ("127.0.0.1", "localhost", "::1"):
+        data = Path(os.environ.get("RUN_DATA_DIR") or ROOT / "var")
+        conf = local_broker.prepare(data / "mosquitto", host=mqtt_host, port=mqtt_port, users={
+            settings.MQTT["USERNAME"]: settings.MQTT["PASSWORD"],
+            os.environ.get("RESPONDER_MQTT_USERNAME", ""): os.environ.get("RESPONDER_MQTT_PASSWORD", ""),
+        })
         manager.add_process("mosquitto", f"mosquitto -c {conf}", env=env)
+    elif not answers(mqtt_host, mqtt_port):
+        print(f"Waiting for the MQTT broker at {mqtt_host}:{mqtt_port} (the worker keeps trying)")
+    elif local_broker.accepts_anonymous(mqtt_host, mqtt_port):
+        # Whoever reaches an anonymous broker reads every chat and can forge answers: never run on one.
+        print(f"An MQTT broker that lets anyone in answers at {mqtt_host}:{mqtt_port} (a system mosquitto?). "
+              "Prompt Portal starts its own broker, with passwords: set MQTT_BROKER_PORT in .env to a free port "
+              "(scripts/run writes 1884 on first start), or give that broker passwords and the ACL in "
+              "deploy/mosquitto/.", file=sys.stderr)
+        return 2
     else:
-        print(f"Using the MQTT broker already answering at {mqtt_host}:{mqtt_port}")
+        print(f"Using the MQTT broker already answering at {mqtt_host}:{mqtt_port} (it refuses anonymous clients)")
 
     redis = urlparse(settings.REDIS_URL)
     redis_host, redis_port = redis.hostname or "127.0.0.1", redis.port or 6379

@@ -797,6 +797,9 @@ class WorkerEngine:
             "heartbeat_interval": self.config.heartbeat_interval,
             "accepting": self._accepting,
             "connected": self.link.connected,
+            # How it reaches the broker (never the credentials): the status page warns about an anonymous broker.
+            "broker_auth": bool(self.config.mqtt.get("USERNAME")),
+            "broker_tls": bool(self.config.mqtt.get("TLS")),
             "connected_since": rt.connected_since,
             "last_disconnect_reason": rt.last_disconnect_reason,
             "last_activity_at": rt.last_activity_at,

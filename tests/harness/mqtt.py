@@ -17,11 +17,14 @@ class MqttPeer:
         if username:
             self.client.username_pw_set(username, password)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.qos, m.retain))
+        acknowledged: set[int] = set()
+        self.client.on_subscribe = lambda c, u, mid, reason_codes, props: acknowledged.add(mid)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         wait_until(self.client.is_connected, 5, what="test MQTT client")
-        for topic in subscribe:
-            self.client.subscribe(topic, qos=1)
+        mids = [self.client.subscribe(topic, qos=1)[1] for topic in subscribe]
+        # Subscribed once the broker acknowledged (SUBACK): what is published after this reaches the peer.
+        wait_until(lambda: set(mids) <= acknowledged, 5, what="the broker to acknowledge the subscriptions")
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
         self.client.publish(topic, payload, qos=qos).wait_for_publish(5)

@@ -73,6 +73,9 @@ def test_detail_endpoint_shape(platform, staff):
     assert {"client_id", "host", "pid", "uptime_seconds", "connected", "heartbeat_age_seconds"} <= set(worker)
     assert body["llm_service"]["online"] is True
     assert body["llm_service"]["instances"]["llm_responder"]["online"] is True  # each instance, as last heard
+    # The test platform's broker lets anyone in: staff are told, the public health endpoint is not.
+    assert "without a user name" in body["warnings"][0]
+    assert "warnings" not in get(platform, "/api/health/").json()
     assert body["probe"]["last_rtt_ms"] is not None and body["probe"]["failures"] == 0
     assert {"messages_in", "messages_out", "malformed", "timeouts", "reconnects"} <= set(body["counters"])
 
@@ -123,6 +126,8 @@ def test_status_page_for_staff(platform, staff):
     html = page.text
     assert "Platform status" in html and staff.get("/api/health/mqtt").json()["client_id"] in html
     assert "<polyline" in html
+    assert 'class="status-warnings"' in html and "without a user name" in html  # the anonymous test broker
+    assert "llm_responder: online" in html  # each LLM service instance
 
 
 def test_pending_above_threshold_is_degraded(platform, staff):

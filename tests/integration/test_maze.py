@@ -23,7 +23,6 @@ def bob(platform):
 def wire(platform):
     """A peer that watches what the portal publishes to the LLM service."""
     peer = MqttPeer(platform.broker.port, subscribe=("maze/template", "maze/template/#", "maze/state"))
-    time.sleep(0.3)
     yield peer
     peer.close()
 

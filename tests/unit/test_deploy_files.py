@@ -11,9 +11,14 @@ NGINX_CONFS = [ROOT / "deploy/nginx/prompt-portal.conf", ROOT / "deploy/docker/n
 def test_docker_broker_config_is_the_production_one_with_image_paths():
     production = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
     docker = (ROOT / "deploy/docker/mosquitto.conf").read_text()
-    body = "\n".join(line for line in docker.splitlines()[2:]) + "\n"
-    assert body == production.replace("/var/lib/mosquitto/", "/mosquitto/data/").replace("log_dest syslog",
-                                                                                          "log_dest stdout")
+    body = "\n".join(line for line in docker.splitlines()[3:]) + "\n"
+    for old, new in {"/var/lib/mosquitto/": "/mosquitto/data/", "log_dest syslog": "log_dest stdout",
+                     "listener 1883 127.0.0.1": "listener 1883", "/etc/mosquitto/passwd": "/mosquitto/data/passwd",
+                     "/etc/mosquitto/acl": "/mosquitto/config/acl"}.items():
+        assert old in production
+        production = production.replace(old, new)
+    assert body == production
+    assert "allow_anonymous false" in body and "password_file" in body and "acl_file" in body
 
 
 def _location(conf: str, path: str) -> str:
@@ -37,6 +42,9 @@ def test_compose_file_runs_every_part_of_the_platform():
     assert {"web", "worker", "responder", "mosquitto", "redis", "postgres", "nginx", "migrate"} <= services
     assert "run_mqtt_worker" in compose and "python\", \"-m\", \"responder" in compose
     assert "deploy/docker/mosquitto.conf" in compose and "mosquitto-data:/mosquitto/data" in compose
+    # The broker has passwords and the ACL; the portal and the LLM service each have their own user.
+    assert "./deploy/mosquitto/acl:/mosquitto/config/acl" in compose and "mosquitto_passwd" in compose
+    assert "MQTT_USERNAME: prompt_portal" in compose and "RESPONDER_MQTT_USERNAME: llm_service" in compose
     assert "\t" not in compose  # YAML forbids tabs for indentation
 
 

@@ -57,3 +57,11 @@ def test_the_security_settings_are_still_checked_with_the_inline_middleware(tmp_
     assert result.returncode != 0
     assert "security.W004" in output and "security.W008" in output, output
     assert "security.W001" not in output and "security.W002" not in output
+
+
+def test_check_deploy_warns_about_an_anonymous_broker_and_one_reached_without_tls(tmp_path):
+    env = {**production_env(), "SECRET_KEY": "x" * 20 + "-a-long-random-production-key-" + "y" * 20,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "MQTT_USERNAME": "", "MQTT_TLS": "false"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "portal.W010" in result.stderr + result.stdout and "portal.W011" in result.stderr + result.stdout
