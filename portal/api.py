@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from django.http import Http404
+from django.http import Http404, RawPostDataException
 
 from .db import run_db
 from .http import InvalidInput, invalid_input_response, json_error
@@ -58,6 +58,8 @@ def json_api(*methods: str, preload=None):
                     return invalid_input_response(exc)
                 except Http404 as exc:
                     return json_error(str(exc) or "Not found.", 404)
+                except RawPostDataException:
+                    return _not_json()
 
             return async_wrapper
 
@@ -74,10 +76,17 @@ def json_api(*methods: str, preload=None):
                 return invalid_input_response(exc)
             except Http404 as exc:
                 return json_error(str(exc) or "Not found.", 404)
+            except RawPostDataException:
+                return _not_json()
 
         return wrapper
 
     return decorate
+
+
+def _not_json():
+    # A multipart form: Django read it as form data (for the CSRF check), so there is no body left to read as JSON.
+    return json_error("Send the request body as JSON (Content-Type: application/json), not as a form.", 415)
 
 
 def csrf_failure(request, reason: str = ""):

@@ -12,20 +12,20 @@ from portal.asgi_http import PortalASGIHandler  # noqa: E402
 django_asgi_app = PortalASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from accounts.ws_auth import AuthMiddlewareStack  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+from portal.ws_origin import SameOriginValidator  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        # Browsers always send Origin on WebSockets: one from a host we do not serve is a cross-site attempt.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Browsers always send Origin on WebSockets: one that is not the portal's own is a cross-site attempt.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -15,6 +15,14 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_FRAMES = 4429
 
 
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any WebSocket path no route matches (`/ws/chat/abc/`): a clear 4404 instead of the router's error."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
 class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
     """A socket bound to one object its user owns (`url_kwarg` in the route).
 
@@ -63,7 +71,7 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             await self.send_error(None, "invalid", "The frame is not valid JSON.")
             return
         if not isinstance(message, dict):

@@ -36,7 +36,7 @@ def parse_json_object(body: bytes, max_bytes: int = MAX_JSON_BODY_BYTES) -> dict
         raise InvalidInput("Request body must be a JSON object.")
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise InvalidInput("Request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise InvalidInput("Request body must be a JSON object.")
@@ -91,4 +91,16 @@ def str_field(
     if "\x00" in value:
         # PostgreSQL cannot store it (SQLite can): refuse it the same way on both.
         raise InvalidInput(f"'{name}' must not contain NUL characters.", field=name)
+    if not is_encodable(value):
+        raise InvalidInput(f"'{name}' must be valid text (it contains a lone surrogate, \\ud800-\\udfff).",
+                           field=name)
     return value
+
+
+def is_encodable(text: str) -> bool:
+    """Can it be stored and sent as UTF-8? JSON's \\ud800 escapes decode to lone surrogates, which cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -95,10 +95,12 @@ def test_anonymous_socket_closes_with_4401(platform, alice):
     assert closed.value.rcvd.code == 4401
 
 
-def test_foreign_origin_is_refused(platform, alice):
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://127.0.0.1:9999", "https://127.0.0.1"])
+def test_foreign_origin_is_refused(platform, alice, origin):
+    # Another port on the same host is another site: its page must not open the user's socket (issue 17).
     session = alice.new_session()
     with pytest.raises(InvalidStatus) as refused:
-        open_socket(platform, alice, session["id"], origin="http://evil.example")
+        open_socket(platform, alice, session["id"], origin=origin)
     assert refused.value.response.status_code == 403
 
 

@@ -93,11 +93,32 @@ def test_any_body_gets_a_deliberate_answer(world, method, path):
     @example(b'{"width": 9223372036854775808}')
     @example(b'{"title": "t\\u0000", "content": "c\\u0000", "preset": "general\\u0000"}')
     @example(b'{"title": null}')  # PATCH stored NULL in a NOT NULL column: found by this test on the PostgreSQL run
+    @example(b"[" * 30000)  # RecursionError in the JSON parser: found by a security review (issue 17)
+    @example(b'{"title": "a\\ud800b", "content": "a\\ud800b", "name": "a\\ud800b", "system_prompt": "\\udfff"}')
+    @example(b'{"session_id": 1, "content": "a\\ud800b"}')  # a lone surrogate: 500 (title) and 503 (chat) before
     def check(body):
         response = getattr(client, method)(path.format(**ids), body, content_type="application/json")
         assert_deliberate(response)
 
     check()
+
+
+POST_ENDPOINTS = [path for method, path in ENDPOINTS if method == "post"]
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_a_form_instead_of_json_is_refused_with_415(world, django_user_model, path):
+    """As a browser sends it, CSRF token in the form: Django reads the form for the CSRF check, so the body is gone
+    when the view asks for it (RawPostDataException: a 500 before)."""
+    _, ids = world
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.get(username="fuzzer"))
+    client.get("/chat/")  # the page sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    body = (f'--x\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
+            '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--x--\r\n').encode()
+    response = client.generic("POST", path.format(**ids), body, content_type="multipart/form-data; boundary=x")
+    assert response.status_code == 415 and "JSON" in response.json()["detail"], response.content[:300]
 
 
 ID_PATHS = [
