@@ -1,11 +1,16 @@
 """Account pages the project adds to django.contrib.auth's (login, logout, password change and reset),
 and personal API tokens: a page to manage them and a JSON API."""
+import hashlib
+
+from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.views import PasswordResetView
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from portal import ratelimit
 from portal.api import json_api
 from portal.http import json_error, parse_json_object, str_field
 
@@ -83,3 +88,25 @@ def api_token(request, token_id: int):
         return refusal
     tokens.token_revoke(user=request.user, token_id=token_id)
     return HttpResponse(status=204)
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's password reset, with at most PASSWORD_RESET_LIMIT_PER_ADDRESS requests per e-mail address and
+    PASSWORD_RESET_LIMIT_PER_CLIENT per client address: past them 429 and no mail (a flood of reset mails is a
+    nuisance to its victim and a cost to the sender's mail reputation). The answer never says whether an address
+    has an account."""
+
+    def form_valid(self, form):
+        address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()[:32]
+        waits = (
+            ratelimit.retry_after_sync(scope="reset-address", subject=address,
+                                       limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_ADDRESS)),
+            ratelimit.retry_after_sync(scope="reset-client", subject=self.request.META.get("REMOTE_ADDR", "?"),
+                                       limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_CLIENT)),
+        )
+        if any(waits):
+            response = render(self.request, "registration/password_reset_throttled.html",
+                              {"minutes": max(1, -(-max(waits) // 60))}, status=429)
+            response["Retry-After"] = str(max(waits))
+            return response
+        return super().form_valid(form)

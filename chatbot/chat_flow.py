@@ -44,16 +44,17 @@ async def chat_turn(
     notify_group: bool,
     on_progress: Callable[[dict], Awaitable[None]] | None = None,
     request_id: str | None = None,
+    sent_by: str | None = None,
 ) -> TurnResult:
     """Ask the model one question; `on_progress(event)` runs for the worker's `chat.queued` (earlier messages of
     the session come first) and `chat.accepted` (the question is stored and on its way to the model)."""
     started = time.monotonic()
-    result = await _turn(session, content, overrides, notify_group, on_progress, request_id)
+    result = await _turn(session, content, overrides, notify_group, on_progress, request_id, sent_by)
     telemetry.record_chat_soon(result.outcome, time.monotonic() - started)
     return result
 
 
-async def _turn(session, content, overrides, notify_group, on_progress, request_id) -> TurnResult:
+async def _turn(session, content, overrides, notify_group, on_progress, request_id, sent_by) -> TurnResult:
     wait = await ratelimit.retry_after(scope="chat", user_id=session.owner_id,
                                        limit=ratelimit.Limit.parse(settings.CHAT_RATE_LIMIT))
     if wait:
@@ -66,7 +67,8 @@ async def _turn(session, content, overrides, notify_group, on_progress, request_
     outcome = await gateway.request_chat(
         request_id=request_id,
         session_key=session.session_key,
-        question={"session_id": session.id, "content": content, "overrides": overrides},
+        question={"session_id": session.id, "content": content, "overrides": overrides,
+                  **({"sent_by": sent_by} if sent_by else {})},
         timeout=settings.CHAT_REPLY_TIMEOUT,
         group=contract.chat_group(session.session_key) if notify_group else None,
         on_progress=on_progress,

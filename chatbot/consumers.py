@@ -31,6 +31,9 @@ class ChatConsumer(OwnedObjectConsumer):
         # Requests this socket sent: their events reach it directly, so the session group's copy is skipped.
         self.own_requests: deque[str] = deque(maxlen=256)
         self.session = await run_db(selectors.session_for_user, user=user, session_id=object_id)
+        # Staff may open another user's chat to read it; writing into it needs the permission, and is signed.
+        self.sent_by = None if self.session.owner_id == user.pk else user.get_username()
+        self.may_write = self.sent_by is None or await run_db(user.has_perm, "chatbot.write_others_chats")
 
     async def opened(self) -> None:
         await self._join(contract.chat_group(self.session.session_key))
@@ -60,6 +63,10 @@ class ChatConsumer(OwnedObjectConsumer):
         except InvalidInput as exc:
             await self.send_error(None, "invalid", exc.detail)
             return
+        if not self.may_write:
+            await self.send_error(None, "read_only", "Staff may read this chat but write into it only with the "
+                                                      "'chatbot.write_others_chats' permission.")
+            return
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             await self.send_error(None, "busy", "Please wait for the answers to your previous messages.")
             return
@@ -75,7 +82,7 @@ class ChatConsumer(OwnedObjectConsumer):
         self.own_requests.append(request_id)
         result = await chat_turn(
             session=self.session, content=text, overrides={}, notify_group=True, on_progress=progress,
-            request_id=request_id,
+            request_id=request_id, sent_by=self.sent_by,
         )
         event = result.event
         if event.get("code") == contract.ERROR_GONE:

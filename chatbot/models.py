@@ -38,6 +38,7 @@ class ChatSession(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
+        permissions = [("write_others_chats", "Can write into other users' chat sessions")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.owner})"

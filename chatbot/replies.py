@@ -21,16 +21,20 @@ def _without_nul(value):
     return value
 
 
-def begin_chat_turn(*, session_id: int, request_id: str, content: str, overrides: dict, holder: str,
-                    hold_for: float, gone: tuple[str, ...] = ()) -> dict | None:
+def begin_chat_turn(*, question: dict, request_id: str, holder: str, hold_for: float,
+                    gone: tuple[str, ...] = ()) -> dict | None:
     """{"payload": the PROTOCOL.md request fields, "user_message", "notice"}; {"busy": holder} while another
-    request of the session is open; None when the session is gone (see services.turn_begin).
+    request of the session is open; None when the session is gone (see services.turn_begin). `question` is what
+    the web side sent (chat_flow.py): session_id, content, overrides, and sent_by when staff write into another
+    user's chat.
 
     The fields come from the session as it is now (not as a socket last saw it): the system prompt and sampling
     settings in effect reach the model on every turn."""
+    overrides = dict(question.get("overrides") or {})
     try:
-        begun = services.turn_begin(session_id=session_id, request_id=request_id, content=content,
-                                    overrides=overrides, holder=holder, hold_for=hold_for, gone=gone)
+        begun = services.turn_begin(session_id=int(question["session_id"]), request_id=request_id,
+                                    content=str(question["content"]), overrides=overrides, holder=holder,
+                                    hold_for=hold_for, gone=gone, sent_by=question.get("sent_by"))
     except services.TurnBusy as busy:
         return {"busy": busy.holder}
     if begun is None:

@@ -81,13 +81,15 @@ class TurnBusy(Exception):
 
 
 def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dict, holder: str, hold_for: float,
-               gone: tuple[str, ...] = ()) -> tuple[dict, ChatMessage, ChatMessage | None] | None:
+               gone: tuple[str, ...] = (), sent_by: str | None = None
+               ) -> tuple[dict, ChatMessage, ChatMessage | None] | None:
     """Open the session's turn for this request and store its question, deciding which LLM conversation it goes to:
     (the session's LLM fields and settings as of now, question, notice or None); None when the session is gone.
 
     One request per session is open at a time, across workers: while another is (its holder may still get its
     reply: until its `llm_open_until`, and not listed in `gone`), TurnBusy names it and nothing is stored. This
-    request is then held by `holder` ("<client id>|<process token>") for `hold_for` seconds.
+    request is then held by `holder` ("<client id>|<process token>") for `hold_for` seconds. `sent_by` names a staff
+    member who wrote into another user's chat (kept with the question, shown in the history).
 
     The LLM service takes a session's system prompt only when it first sees its sessionId, so a turn whose prompt
     differs from the one the service holds starts a new conversation there (a new sessionId), marked in the
@@ -95,7 +97,7 @@ def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dic
     into that conversation.
     """
     try:
-        return _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone)
+        return _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone, sent_by)
     except IntegrityError:
         # The same request delivered twice: its question went out already (the unique request id says so).
         existing = ChatMessage.objects.filter(request_id=request_id, role=ChatMessage.Role.USER).first()
@@ -109,7 +111,7 @@ _TURN_FIELDS = ("system_prompt", "temperature", "top_p", "max_tokens", "llm_sess
 
 
 @transaction.atomic
-def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone):
+def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, gone, sent_by):
     # Plain values, not a model instance: this runs on every chat turn, and only these columns matter here. The
     # row stays locked to the end of the transaction (PostgreSQL; SQLite's writes are serialized anyway).
     session = ChatSession.objects.select_for_update().filter(pk=session_id).values(*_TURN_FIELDS).first()
@@ -134,7 +136,7 @@ def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, go
             metadata={"new_llm_conversation": reason},
         )
     question = ChatMessage.objects.create(session_id=session_id, role=ChatMessage.Role.USER, content=content,
-                                          request_id=request_id)
+                                          request_id=request_id, metadata={"sent_by": sent_by} if sent_by else {})
     opened = {"llm_open_request": request_id, "llm_open_holder": holder,
               "llm_open_until": now + timedelta(seconds=hold_for)}
     session.update(opened, llm_system_prompt=prompt)

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from portal.api import json_api
 from portal.http import json_error, parse_json_object
+from portal.ownership import check_may_write
 from prompts.services import template_for_user
 
 from . import notify, selectors, services, validation
@@ -43,9 +44,18 @@ def sessions(request):
     return JsonResponse({"sessions": [session_json(s) for s in rows]})
 
 
+WRITE_OTHERS = "chatbot.write_others_chats"
+
+
+def _may_write(user, session) -> None:
+    check_may_write(user, session.owner_id, WRITE_OTHERS, "chats")
+
+
 @json_api("GET", "PATCH", "DELETE")
 def session_detail(request, session_id: int):
     session = selectors.session_for_user(user=request.user, session_id=session_id)
+    if request.method != "GET":
+        _may_write(request.user, session)
     if request.method == "PATCH":
         fields = validation.session_update(parse_json_object(request.body))
         session = services.session_update(session=session, **fields)
@@ -61,6 +71,7 @@ def session_detail(request, session_id: int):
 @json_api("POST")
 def session_reset(request, session_id: int):
     session = selectors.session_for_user(user=request.user, session_id=session_id)
+    _may_write(request.user, session)
     session = services.session_reset(session=session)
     notify.session_changed(session.session_key)  # the sockets re-read it
     return JsonResponse(session_json(session))
@@ -75,14 +86,22 @@ def session_messages(request, session_id: int):
 def _message_post_and_session(request, user):
     """The validated body and the user's chat session it names (400 or 404 otherwise); read with the user."""
     post = validation.message_post(parse_json_object(request.body))
-    return post, selectors.session_for_user(user=user, session_id=post.session_id)
+    session = selectors.session_for_user(user=user, session_id=post.session_id)
+    _may_write(user, session)
+    return post, session
+
+
+def _sender(user, session) -> str | None:
+    """Who to name with a message written into another user's chat (staff with the permission); None for hers."""
+    return None if user.pk == session.owner_id else user.get_username()
 
 
 @json_api("POST", preload=_message_post_and_session)
 async def message_create(request, preloaded):
     """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
     post, session = preloaded
-    result = await chat_turn(session=session, content=post.content, overrides=post.overrides, notify_group=True)
+    result = await chat_turn(session=session, content=post.content, overrides=post.overrides, notify_group=True,
+                             sent_by=_sender(request.user, session))
     event = result.event
     if result.http_status == 200:
         return JsonResponse({

@@ -27,12 +27,18 @@ class MazeConsumer(OwnedObjectConsumer):
         self.last_request_at = 0.0
         self.state_sent_at: float | None = None
         self.game, self.llm_template = await run_db(self._load, user, object_id)
+        self.may_write = await run_db(self._may_write, user, self.game)
         self.group = contract.hint_group(self.game.session_key)
 
     @staticmethod
     def _load(user, game_id):
         game = services.game_for_user(user=user, game_id=game_id)
         return game, services.template_for_llm(game)
+
+    @staticmethod
+    def _may_write(user, game) -> bool:
+        # Staff may watch another user's game; playing it (states, hint requests) needs the permission.
+        return game.owner_id == user.pk or user.has_perm("maze.write_others_games")
 
     async def opened(self) -> None:
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -45,6 +51,10 @@ class MazeConsumer(OwnedObjectConsumer):
     async def receive_object(self, message: dict) -> None:
         if message.get("type") != "state":
             await self.send_error(None, "invalid", 'Expected {"type": "state", "state": {...}}.')
+            return
+        if not self.may_write:
+            await self.send_error(None, "read_only", "Staff may watch this game but play it only with the "
+                                                      "'maze.write_others_games' permission.")
             return
         await self._on_state(message)
 

@@ -38,6 +38,7 @@ class MazeGame(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("write_others_games", "Can play and finish other users' maze games")]
 
     def __str__(self) -> str:
         return f"{self.session_key} ({self.owner}, {self.status})"

@@ -6,10 +6,14 @@ from django.shortcuts import render
 from portal.api import json_api
 from portal.db import run_db
 from portal.http import InvalidInput, int_field, parse_json_object, str_field
+from portal.ownership import check_may_write
 from prompts.services import template_for_user, template_summary, templates_for_user
 
 from . import engine, services, validation
 from .publishing import announce_template, publish_template
+
+
+WRITE_OTHERS = "maze.write_others_games"
 
 
 @login_required
@@ -55,6 +59,7 @@ async def game_detail(request, game_id: int):
 
     def switch():
         game = services.game_for_user(user=user, game_id=game_id)
+        check_may_write(user, game.owner_id, WRITE_OTHERS, "games")
         game = services.game_set_template(game=game, template=_template_or_none(user, template_id))
         return services.game_json(game), services.template_for_llm(game)
 
@@ -67,6 +72,7 @@ async def game_detail(request, game_id: int):
 @json_api("POST")
 def game_finish(request, game_id: int):
     game = services.game_for_user(user=request.user, game_id=game_id)
+    check_may_write(request.user, game.owner_id, WRITE_OTHERS, "games")
     score = services.game_finish(game=game, report_data=parse_json_object(request.body))
     return JsonResponse({"score": services.score_json(score)}, status=201)
 

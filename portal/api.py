@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, RawPostDataException
 
 from .db import run_db
@@ -60,6 +61,8 @@ def json_api(*methods: str, preload=None):
                     return json_error(str(exc) or "Not found.", 404)
                 except RawPostDataException:
                     return _not_json()
+                except PermissionDenied as exc:
+                    return json_error(str(exc) or "Not allowed.", 403)
 
             return async_wrapper
 
@@ -78,6 +81,8 @@ def json_api(*methods: str, preload=None):
                 return json_error(str(exc) or "Not found.", 404)
             except RawPostDataException:
                 return _not_json()
+            except PermissionDenied as exc:
+                return json_error(str(exc) or "Not allowed.", 403)
 
         return wrapper
 

@@ -2,17 +2,33 @@
 budget against floods."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY
 
 from . import throttle
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_FRAMES = 4429
+
+# Events to a user's group (accounts/socket_ends.py): a login of hers ended, or her password changed.
+AUTH_ENDED = "auth.ended"
+AUTH_CHANGED = "auth.changed"
+
+
+def user_group(user_id: int) -> str:
+    """Every open socket of one user listens here."""
+    return f"user.{int(user_id)}"
+
+
+def session_fingerprint(session_key: str) -> str:
+    """Names a session in channel-layer messages without carrying the key itself (a login secret)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):
@@ -53,11 +69,26 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.ready = True
+        session = self.scope.get("session")
+        self.session_print = session_fingerprint(session.session_key) if session and session.session_key else None
+        self.auth_hash = session.get(HASH_SESSION_KEY) if session else None
+        self.user_group = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.opened()
 
     async def disconnect(self, code):
         if self.ready:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
             await self.closed()
+
+    # -- the login this socket was opened with ends (accounts/socket_ends.py) --------------------------------------
+    async def auth_ended(self, event):
+        if event.get("session") == self.session_print:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def auth_changed(self, event):
+        if event.get("auth_hash") != self.auth_hash:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.ready:

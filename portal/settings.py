@@ -145,9 +145,15 @@ AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
 
-# Password reset mails: the console in development, SMTP in production (e.g. smtp+tls://user:pass@host:587).
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Password reset mails: files in var/mail/ in development (never the console: a reset link in the web log is a
+# login for whoever reads the log), SMTP in production (e.g. smtp+tls://user:pass@host:587).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail:///var/mail")
+if EMAIL_CONFIG.get("EMAIL_FILE_PATH") and not Path(EMAIL_CONFIG["EMAIL_FILE_PATH"]).is_absolute():
+    EMAIL_CONFIG["EMAIL_FILE_PATH"] = str(BASE_DIR / EMAIL_CONFIG["EMAIL_FILE_PATH"])  # relative to the project
 vars().update(EMAIL_CONFIG)
+# Password reset requests (count/seconds) per e-mail address and per client address; past them 429, no mail.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.str("PASSWORD_RESET_LIMIT_PER_ADDRESS", default="3/3600")
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.str("PASSWORD_RESET_LIMIT_PER_CLIENT", default="10/3600")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Prompt Portal <noreply@localhost>")
 
 LOGIN_URL = "/accounts/login/"

@@ -18,6 +18,7 @@ class PromptTemplate(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
+        permissions = [("write_others_templates", "Can edit other users' prompt templates")]
 
     def __str__(self) -> str:
         return f"{self.title} v{self.version}"

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 
 from portal.api import json_api
 from portal.http import parse_json_object
+from portal.ownership import check_may_write
 
 from . import services, validation
 from .forms import PromptTemplateForm
@@ -31,9 +32,17 @@ def template_new(request):
     return render(request, "prompts/form.html", {"form": form, "template": None}, status=400 if form.errors else 200)
 
 
+WRITE_OTHERS = "prompts.write_others_templates"
+
+
+def _may_write(user, template) -> None:
+    check_may_write(user, template.owner_id, WRITE_OTHERS, "templates")
+
+
 @login_required
 def template_edit(request, template_id: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
+    _may_write(request.user, template)
     form = PromptTemplateForm(request.POST or None, initial={
         "title": template.title, "description": template.description, "content": template.content,
         "is_active": template.is_active})
@@ -47,6 +56,7 @@ def template_edit(request, template_id: int):
 @login_required
 def template_delete(request, template_id: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
+    _may_write(request.user, template)
     if request.method == "POST":
         template.delete()
         return redirect("prompt-templates")
@@ -66,6 +76,8 @@ def api_templates(request):
 @json_api("GET", "PATCH", "DELETE")
 def api_template(request, template_id: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
+    if request.method != "GET":
+        _may_write(request.user, template)
     if request.method == "PATCH":
         fields = validation.template_fields(parse_json_object(request.body), partial=True)
         template = services.template_update(template=template, **fields)

@@ -55,7 +55,7 @@ EXIT_RECONNECT_LIMIT, EXIT_LEASE_LOST = 1, 3
 class EngineHooks:
     """The feature apps' database functions: plain sync functions, run off the event loop."""
 
-    # (session_id, request_id, content, overrides, holder, hold_for, gone) -> {"payload": PROTOCOL.md fields without
+    # (question, request_id, holder, hold_for, gone) -> {"payload": PROTOCOL.md fields without
     # requestId, clientId and replyTopic, "user_message": JSON, "notice": JSON or None}; {"busy": holder} while
     # another request of the session is open (held by `holder`, "<client id>|<token>|<request id>", unless it is
     # listed in `gone`); None when the chat session is gone. It opens the session's turn for `hold_for` seconds.
@@ -436,8 +436,7 @@ class WorkerEngine:
                 return
             try:
                 begun = await self.run_sync(
-                    self.hooks.begin_chat_turn, session_id=int(question["session_id"]), request_id=turn.request_id,
-                    content=str(question["content"]), overrides=dict(question.get("overrides") or {}),
+                    self.hooks.begin_chat_turn, question=question, request_id=turn.request_id,
                     holder=f"{self.client_id}|{self.token}", hold_for=turn.timeout, gone=gone)
             except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
                 log.exception("could not store the question of request %s", turn.request_id)

@@ -40,7 +40,9 @@ export function messageElement(message, { forceError = false } = {}) {
     node = el("p", "message message-notice", message.content);
     node.setAttribute("role", "note");
   } else if (message.role === "user") {
-    node = bubble("message-user", "You", message.content, message.created_at);
+    // Written into this chat by a staff member (with the permission to): say who, never "You".
+    const sentBy = message.metadata && typeof message.metadata.sent_by === "string" ? message.metadata.sent_by : "";
+    node = bubble("message-user", sentBy ? `Staff: ${sentBy}` : "You", message.content, message.created_at);
   } else if (forceError || isErrorMessage(message)) {
     const text = message.content ? `The language model reported an error: ${message.content}` :
       "The language model reported an error. Please try again.";

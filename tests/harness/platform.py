@@ -55,6 +55,7 @@ class Platform:
             "HINT_RATE_LIMIT": "0",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            "EMAIL_URL": f"filemail:///{self.workdir / 'mail'}",
         })
         env.update(self.env_overrides)
         env.update(extra)

@@ -43,3 +43,26 @@ def test_hint_request_rate_limit(platform):
                     break
             time.sleep(0.25)
     assert codes == ["hint", "hint", "rate_limited"]
+
+
+def test_password_reset_is_throttled_per_address_and_its_link_never_reaches_a_log(platform):
+    import requests
+
+    platform.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                    "u = get_user_model().objects.get(username='alice'); u.email = 'alice@example.org'; u.save()")
+    http = requests.Session()
+
+    def ask(address):
+        http.get(platform.base_url + "/accounts/password_reset/", timeout=10)
+        return http.post(platform.base_url + "/accounts/password_reset/", timeout=10, allow_redirects=False,
+                         data={"email": address, "csrfmiddlewaretoken": http.cookies["csrftoken"]})
+
+    statuses = [ask("Alice@Example.org").status_code for _ in range(4)]
+    assert statuses == [302, 302, 302, 429]  # three per address per hour (the default); the case does not matter
+    refused = ask("alice@example.org")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Too many reset requests" in refused.text
+    assert ask("someone-else@example.org").status_code == 302  # another address is not held up
+    mails = list((platform.workdir / "mail").glob("*.log"))
+    assert len(mails) == 3 and all("/accounts/reset/" in m.read_text() for m in mails)  # the mail went out...
+    assert "/accounts/reset/" not in platform.logs()  # ...and no process logged its link

@@ -136,3 +136,55 @@ def test_a_session_from_before_a_password_change_is_closed_with_4401(platform, r
     assert platform.manage("shell", "-c", code).returncode == 0
     with open_socket(platform, route, owned, client) as ws:
         assert closed_with(ws) == 4401
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_logging_out_closes_the_sockets_of_that_login_at_once(platform, objects, route):
+    session_a, session_b = platform.client("alice"), platform.client("alice")  # two logins of one user
+    with open_socket(platform, route, objects[route], session_a) as ws_a, \
+            open_socket(platform, route, objects[route], session_b) as ws_b:
+        assert_usable(ws_a)
+        assert_usable(ws_b)
+        assert session_a.post("/accounts/logout/").status_code in (200, 302)
+        assert closed_with(ws_a) == 4401
+        assert_usable(ws_b)  # the other login goes on
+
+
+def test_a_password_change_closes_the_users_other_sockets(platform, objects):
+    platform.create_user("carla")
+    elsewhere, here = platform.client("carla"), platform.client("carla")
+    session = elsewhere.new_session()
+    with open_socket(platform, "chat", session["id"], elsewhere) as ws:
+        assert_usable(ws)
+        page = here.get("/accounts/password_change/")
+        assert page.status_code == 200
+        changed = here.http.post(here.base_url + "/accounts/password_change/", data={
+            "old_password": "correct-horse-battery-9", "new_password1": "another-Horse-battery-77",
+            "new_password2": "another-Horse-battery-77", "csrfmiddlewaretoken": here.http.cookies["csrftoken"]},
+            headers={"Referer": here.base_url + "/accounts/password_change/"}, allow_redirects=False)
+        assert changed.status_code == 302, changed.text[:500]
+        assert closed_with(ws) == 4401
+
+
+def test_staff_read_other_users_chats_and_write_into_them_only_with_the_permission_signed(platform, users, objects):
+    alice = users["alice"]
+    # Staff, not superusers (who have every permission).
+    for name in ("sue", "wes"):
+        platform.create_user(name)
+    platform.manage("shell", "-c", "from django.contrib.auth.models import Permission, User; "
+                    "User.objects.filter(username__in=['sue', 'wes']).update(is_staff=True); "
+                    "User.objects.get(username='wes').user_permissions.add("
+                    "Permission.objects.get(codename='write_others_chats'))")
+    sue = platform.client("sue")
+    with open_socket(platform, "chat", objects["chat"], sue) as ws:
+        ws.send(json.dumps({"type": "chat.message", "content": "staff writing"}))
+        event = json.loads(ws.recv(timeout=5))
+        assert event["type"] == "chat.error" and event["code"] == "read_only"
+    refused = sue.post("/api/chatbot/messages", {"session_id": objects["chat"], "content": "via the API"})
+    assert refused.status_code == 403 and "permission" in refused.json()["detail"]
+    wes = platform.client("wes")
+    sent = wes.post("/api/chatbot/messages", {"session_id": objects["chat"], "content": "hello from support"})
+    assert sent.status_code == 200, sent.text
+    history = alice.get(f"/api/chatbot/sessions/{objects['chat']}/messages").json()["messages"]
+    question = next(m for m in history if m["content"] == "hello from support")
+    assert question["metadata"] == {"sent_by": "wes"}  # the owner sees who wrote it

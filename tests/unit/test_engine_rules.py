@@ -58,7 +58,8 @@ class ChatStore:
         self.busy_with: str | None = None  # another worker's open request of the session, until it is "gone"
         self.begun_with_gone: list[tuple] = []
 
-    def begin(self, *, session_id, request_id, content, overrides, holder, hold_for, gone=()):
+    def begin(self, *, question, request_id, holder, hold_for, gone=()):
+        session_id, content = question["session_id"], question["content"]
         if self.busy_with is not None and self.busy_with not in gone:
             return {"busy": self.busy_with}
         self.begun_with_gone.append(tuple(gone))
