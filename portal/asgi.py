@@ -19,7 +19,10 @@ from accounts.ws_auth import AuthMiddlewareStack  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 from portal.ws_origin import SameOriginValidator  # noqa: E402
 
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+from portal.asgi_headers import SecurityHeaders  # noqa: E402
+
+# Static files bypass Django's middleware: the same security headers are added to them here.
+http_app = SecurityHeaders(ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app)
 
 application = ProtocolTypeRouter(
     {

@@ -10,11 +10,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import throttle
+from . import socket_cap, throttle
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_FRAMES = 4429
+CLOSE_TOO_MANY_SOCKETS = 4430  # the user has WS_MAX_SOCKETS_PER_USER open already
 
 # Events to a user's group (accounts/socket_ends.py): a login of hers ended, or her password changed.
 AUTH_ENDED = "auth.ended"
@@ -63,6 +64,10 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.counted = await socket_cap.take(user.pk)
+        if not self.counted:
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         try:
             await self.load(user, int(self.scope["url_route"]["kwargs"][self.url_kwarg]))
         except Exception:  # not found, not yours or a malformed id: one answer, so ids cannot be probed
@@ -77,6 +82,8 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
         await self.opened()
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            await socket_cap.give_back(self.scope["user"].pk)
         if self.ready:
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
             await self.closed()

@@ -6,6 +6,7 @@ daphne builds its loop the moment `daphne.server` is imported, and its command l
 from __future__ import annotations
 
 import os
+import sys
 
 
 def main() -> None:
@@ -15,6 +16,9 @@ def main() -> None:
     event_loop.use_configured_policy()
     from daphne.cli import CommandLineInterface
 
+    if not any(arg in ("-s", "--no-server-name") or arg.startswith("--server-name") for arg in sys.argv[1:]):
+        # No "Server: daphne" header: which server (and so which flaws) answers is nobody else's business.
+        sys.argv.insert(1, "--no-server-name")
     CommandLineInterface.entrypoint()
 
 

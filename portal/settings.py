@@ -291,6 +291,8 @@ MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
 # Generous for people (a held arrow key repeats about 30 times a second), fatal for a loop flooding frames.
 WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=30)
 WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60)
+# Open WebSockets one user may have over all web processes (portal/socket_cap.py); past it closed with 4430. 0 = no cap.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 # How long a web process waits for a worker to acknowledge a chat request before answering 503.
 # Long enough for a worker to acknowledge when web and worker are saturated (at 100 concurrent chats on two
 # cores a 1 s limit turned some into 503s); short enough that a worker killed -9 costs a request 2 s, not 45.

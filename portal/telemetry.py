@@ -30,7 +30,7 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 PRESENCE_INTERVAL = 10.0
 
 
-def _redis():
+def redis():
     return redis_client(settings.REDIS_URL)
 
 
@@ -80,7 +80,7 @@ class ChatRecorder:
         outcomes, buckets, total, samples = self.outcomes, self.buckets, self.total_seconds, self.samples
         self.outcomes, self.buckets, self.total_seconds, self.samples = {}, {}, 0.0, []
         try:
-            async with _redis().pipeline(transaction=False) as pipe:
+            async with redis().pipeline(transaction=False) as pipe:
                 for outcome, n in outcomes.items():
                     pipe.hincrby(CHAT_OUTCOMES, outcome, n)
                 for field, n in buckets.items():
@@ -151,7 +151,7 @@ class SocketCounter:
             body = json.dumps({"websockets": sum(self.counts.values()), "chat": self.counts["chat"],
                                "hint": self.counts["hint"], "hint_sessions": len(self.hint_sessions)})
             try:
-                async with _redis().pipeline(transaction=False) as pipe:
+                async with redis().pipeline(transaction=False) as pipe:
                     pipe.sadd(WEB_SET, self.process_id)
                     pipe.set(key, body, px=int(PRESENCE_INTERVAL * 3 * 1000))
                     await pipe.execute()
@@ -168,7 +168,7 @@ sockets = SocketCounter()
 
 
 async def web_presence() -> list[dict]:
-    r = _redis()
+    r = redis()
     ids = sorted(m.decode() for m in await r.smembers(WEB_SET))
     if not ids:
         return []
@@ -180,7 +180,7 @@ async def web_presence() -> list[dict]:
 
 
 async def latency_samples(kind: str, since: float) -> list[tuple[float, float]]:
-    raw = await _redis().lrange(LATENCY_SAMPLES.format(kind), 0, MAX_SAMPLES - 1)
+    raw = await redis().lrange(LATENCY_SAMPLES.format(kind), 0, MAX_SAMPLES - 1)
     samples = []
     for item in raw:
         ts, _, ms = item.decode().partition(":")
@@ -190,7 +190,7 @@ async def latency_samples(kind: str, since: float) -> list[tuple[float, float]]:
 
 
 async def chat_counters() -> tuple[dict[str, int], dict[str, float]]:
-    r = _redis()
+    r = redis()
     outcomes = {k.decode(): int(v) for k, v in (await r.hgetall(CHAT_OUTCOMES)).items()}
     duration = {k.decode(): float(v) for k, v in (await r.hgetall(CHAT_DURATION)).items()}
     return outcomes, duration

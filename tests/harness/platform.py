@@ -53,6 +53,7 @@ class Platform:
             # Tests and benchmarks send far faster than a person; the rate-limit test turns limits back on.
             "CHAT_RATE_LIMIT": "0",
             "HINT_RATE_LIMIT": "0",
+            "WS_MAX_SOCKETS_PER_USER": "0",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
             "EMAIL_URL": f"filemail:///{self.workdir / 'mail'}",

@@ -2,9 +2,11 @@
 import json
 import time
 
+from tests.harness.procs import wait_until
+
 from websockets.sync.client import connect
 
-PLATFORM_ENV = {"CHAT_RATE_LIMIT": "3/60", "HINT_RATE_LIMIT": "2/60"}
+PLATFORM_ENV = {"CHAT_RATE_LIMIT": "3/60", "HINT_RATE_LIMIT": "2/60", "WS_MAX_SOCKETS_PER_USER": "3"}
 
 
 def test_chat_rate_limit_answers_429_and_stores_nothing(platform):
@@ -66,3 +68,47 @@ def test_password_reset_is_throttled_per_address_and_its_link_never_reaches_a_lo
     mails = list((platform.workdir / "mail").glob("*.log"))
     assert len(mails) == 3 and all("/accounts/reset/" in m.read_text() for m in mails)  # the mail went out...
     assert "/accounts/reset/" not in platform.logs()  # ...and no process logged its link
+
+
+def test_a_user_has_at_most_so_many_sockets_open(platform):
+    from websockets.exceptions import ConnectionClosed
+
+    alice, bob = platform.client("alice"), platform.client("bob")
+    session, bobs = alice.new_session(), bob.new_session()
+
+    def open_chat(client, session_id):
+        return connect(client.ws_url(f"/ws/chat/{session_id}/"), origin=platform.base_url,
+                       additional_headers={"Cookie": client.cookie_header}, open_timeout=5)
+
+    def usable(ws):
+        ws.send("not json")
+        return json.loads(ws.recv(timeout=5))["code"] == "invalid"
+
+    sockets = [open_chat(alice, session["id"]) for _ in range(3)]
+    try:
+        assert all(usable(ws) for ws in sockets)
+        with open_chat(alice, session["id"]) as fourth:
+            try:
+                fourth.recv(timeout=5)
+                raise AssertionError("a fourth socket stayed open")
+            except ConnectionClosed as closed:
+                assert closed.rcvd.code == 4430
+        with open_chat(bob, bobs["id"]) as other:  # another user is not held up
+            assert usable(other)
+        sockets.pop().close()
+
+        def reopened():  # the closed one is given back once daphne has handled its disconnect
+            ws = open_chat(alice, session["id"])
+            try:
+                if usable(ws):
+                    sockets.append(ws)
+                    return True
+            except ConnectionClosed:
+                pass
+            ws.close()
+            return False
+
+        wait_until(reopened, 5, interval=0.1, what="a socket to be allowed again after one closed")
+    finally:
+        for ws in sockets:
+            ws.close()
