@@ -1,4 +1,5 @@
-"""The maze WebSocket `/ws/maze/<game id>/`: game state out to the LLM, hints back to every socket of the game."""
+"""The maze WebSocket `/ws/maze/<game id>/`: game state out to the LLM, hints back to every socket of the game, and
+the play the score is computed from (maze/play.py): each step, each hint's effects, and the finish."""
 from __future__ import annotations
 
 import time
@@ -11,7 +12,10 @@ from portal.db import run_db
 from portal.mqtt import contract, gateway
 from portal.mqtt.topics import hint_base
 
+from portal.http import InvalidInput
+
 from . import engine, protocol, services
+from .play import MAX_STEPS_PER_FRAME, PlayError
 from .publishing import publish_state
 
 MAX_FRAME_CHARS = 128 * 1024  # a 101×101 grid as JSON is about 21 KB
@@ -28,6 +32,7 @@ class MazeConsumer(OwnedObjectConsumer):
         self.state_sent_at: float | None = None
         self.game, self.llm_template = await run_db(self._load, user, object_id)
         self.may_write = await run_db(self._may_write, user, self.game)
+        self.play = await run_db(services.play_of, self.game)
         self.group = contract.hint_group(self.game.session_key)
 
     @staticmethod
@@ -49,14 +54,65 @@ class MazeConsumer(OwnedObjectConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_object(self, message: dict) -> None:
-        if message.get("type") != "state":
-            await self.send_error(None, "invalid", 'Expected {"type": "state", "state": {...}}.')
+        handler = {"state": self._on_state, "move": self._on_move, "hint_effects": self._on_hint_effects,
+                   "finish": self._on_finish}.get(message.get("type"))
+        if handler is None:
+            await self.send_error(None, "invalid", 'Expected {"type": "state" | "move" | "hint_effects" | "finish"}.')
             return
         if not self.may_write:
             await self.send_error(None, "read_only", "Staff may watch this game but play it only with the "
                                                       "'maze.write_others_games' permission.")
             return
-        await self._on_state(message)
+        await handler(message)
+
+    # -- the play the score comes from (maze/play.py) -------------------------------------------------------------
+    def _ms_since_start(self) -> int:
+        return int((time.time() - self.game.started_at.timestamp()) * 1000)
+
+    async def _save_play(self) -> None:
+        await run_db(services.play_save, game_id=self.game.id, play=self.play.to_json())
+
+    async def _on_move(self, message: dict) -> None:
+        """`{"type": "move", "steps": [{"dir": "up", "counts": true}, ...]}`: the steps one move tried, in order."""
+        steps = message.get("steps")
+        if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS_PER_FRAME:
+            await self.send_error(None, "invalid", f"'steps' must list 1 to {MAX_STEPS_PER_FRAME} steps.")
+            return
+        try:
+            for step in steps:
+                if not isinstance(step, dict):
+                    raise PlayError("each step must be an object")
+                self.play.step(step.get("dir"), step.get("counts") is True, self._ms_since_start())
+        except PlayError as exc:
+            await self.send_error(None, "invalid_play", str(exc))
+        await self._save_play()
+
+    async def _on_hint_effects(self, message: dict) -> None:
+        """`{"type": "hint_effects", "hint_id": n, "effects": {"break", "teleport", "spawn", "exit"}}`."""
+        try:
+            self.play.hint_effects(message.get("hint_id"), message.get("effects"), self._ms_since_start())
+        except PlayError as exc:
+            await self.send_error(None, "invalid_play", str(exc))
+            return
+        await self._save_play()
+
+    async def _on_finish(self, message: dict) -> None:
+        """`{"type": "finish", "report": {...}}`: after every step of the game on this same socket, so the score is
+        computed from all of them (a POST to /finish could overtake the last ones)."""
+        report = message.get("report")
+        try:
+            score = await run_db(self._finish, report if isinstance(report, dict) else None)
+        except InvalidInput as exc:
+            await self.send_json({"type": "error", "code": "invalid", "detail": exc.detail, "field": exc.field,
+                                  "status": exc.status})
+            return
+        await self.send_json({"type": "finished", "score": score})
+
+    def _finish(self, report: dict | None) -> dict:
+        if report is None:
+            raise InvalidInput("'report' must be an object.", field="report")
+        score = services.game_finish(game=self.game, report_data=report, play=self.play.to_json())
+        return services.score_json(score)
 
     async def _on_state(self, message: dict) -> None:
         now = time.monotonic()
@@ -99,8 +155,14 @@ class MazeConsumer(OwnedObjectConsumer):
         latency_ms = None
         if self.state_sent_at is not None and not check.notice:
             latency_ms = round((event["received_at"] - self.state_sent_at) * 1000, 1)
+        hint_id = None
+        if not check.notice and self.play.status == "playing":
+            # Counted and timed by the server; its effects are accepted later only as these validated actions.
+            hint_id = self.play.hint_relayed(check.applied, latency_ms, check.error is not None)
+            await self._save_play()
         await self.send_json({
             "type": "hint",
+            "hint_id": hint_id,
             "hint": event["hint"],
             "text": check.text,
             "suggestion": check.suggestion,

@@ -31,6 +31,8 @@ class MazeGame(models.Model):
     seed = models.BigIntegerField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MANUAL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLAYING)
+    # What the server saw of the play (maze/play.py): the score comes from it, never from the browser's word alone.
+    play = models.JSONField(null=True, blank=True, editable=False)
     last_hint = models.JSONField(null=True, blank=True)
     last_hint_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)

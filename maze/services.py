@@ -16,6 +16,7 @@ from prompts.services import template_summary
 
 from . import engine
 from .models import MazeGame, Score
+from .play import Play
 
 PELLETS_PER_GAME = 8
 LEADERBOARD_PAGE_SIZE = 20
@@ -81,27 +82,48 @@ def game_json(game: MazeGame) -> dict:
     }
 
 
+def play_of(game: MazeGame) -> Play:
+    """What the server saw of the game so far (a fresh record before the first step)."""
+    maze = maze_of(game)
+    return Play.from_json(game.play, maze) if game.play else Play.new(maze)
+
+
+def play_save(*, game_id: int, play: dict) -> None:
+    # Only while the game runs: a finished game's record is what its score was computed from.
+    MazeGame.objects.filter(pk=game_id, status=MazeGame.Status.PLAYING).update(play=play)
+
+
 @transaction.atomic
-def game_finish(*, game: MazeGame, report_data: dict) -> Score:
-    """Validate the reported metrics against the server's maze, compute the score, end the game (once)."""
+def game_finish(*, game: MazeGame, report_data: dict, play: dict | None = None) -> Score:
+    """End the game (once) with the score of the play the server saw; the browser's report must agree with it.
+
+    `play`: the record as the game's socket holds it (saved here first); else the one stored."""
     game = MazeGame.objects.select_for_update().get(pk=game.pk)
     if game.status != MazeGame.Status.PLAYING:
         raise InvalidInput("This game is already finished.", status=409)
     maze = maze_of(game)
     try:
-        report = engine.validate_report(report_data, maze)
+        claimed = engine.validate_report(report_data, maze)
     except engine.ReportError as exc:
         raise InvalidInput(str(exc), field=exc.field) from None
-    if report.mode != game.mode:
+    if claimed.mode != game.mode:
         raise InvalidInput(f"This game was played in '{game.mode}' mode.", field="mode")
+    record = play if play is not None else game.play
+    if record is None:
+        raise InvalidInput("The server saw no play of this game: moves are recorded over the game's socket.",
+                           field="steps")
+    seen = Play.from_json(record, maze)
+    if (disagreement := seen.disagreement(claimed)) is not None:
+        raise InvalidInput(disagreement[1], field=disagreement[0])
+    report = seen.report(game.mode, claimed)
     breakdown = engine.score(report, maze)
     game.status = MazeGame.Status.WON if report.won else MazeGame.Status.LOST
     game.ended_at = timezone.now()
-    game.save(update_fields=["status", "ended_at"])
+    game.play = record
+    game.save(update_fields=["status", "ended_at", "play"])
     return Score.objects.create(
         user=game.owner, template=game.template, game=game, points=breakdown.points, won=report.won,
-        duration_ms=report.duration_ms, steps=report.steps, shortest_path=len(engine.shortest_path(
-            maze.walls, maze.start, maze.exit) or [0]) - 1,
+        duration_ms=report.duration_ms, steps=report.steps, shortest_path=engine.shortest_path_length(maze),
         path_efficiency=breakdown.path_efficiency, backtracks=report.backtracks, collisions=report.collisions,
         oxygen_collected=report.oxygen_collected, hint_count=report.hint_count,
         avg_hint_latency_ms=report.avg_hint_latency_ms, germ_count=game.germ_count, mode=report.mode,

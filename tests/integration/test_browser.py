@@ -110,3 +110,22 @@ def test_a_waiting_message_and_a_new_conversation_are_shown_as_such(platform, br
     page.wait_for_selector(".message-notice:has-text('New conversation with the model: system prompt changed')")
     page.wait_for_selector(".message-assistant:has-text('third question')", timeout=10000)
     assert errors == []
+
+
+def test_an_autopilot_game_is_won_and_scored_from_the_play_the_server_saw(platform, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, platform.base_url, "alice")
+    page.goto(platform.base_url + "/maze/")
+    page.select_option("#maze-size", "21x15")
+    page.fill("#maze-germs", "0")
+    page.select_option("#maze-mode", "lam")
+    page.click("#maze-start")
+    # The autopilot follows the offline responder's paths (12 steps per hint) to the exit, every step reported.
+    page.wait_for_selector("#maze-result[data-outcome='won']", timeout=60000)
+    page.wait_for_selector("#maze-score:has-text('points')", timeout=10000)
+    assert page.locator("#maze-result-error").is_hidden()
+    board = platform.client("alice").get("/api/leaderboard/").json()
+    assert any(row["user"] == "alice" and row["mode"] == "lam" and row["won"] for row in board["results"])
+    assert errors == []

@@ -5,6 +5,7 @@ import time
 import pytest
 from websockets.sync.client import connect
 
+from maze import engine
 from tests.harness.mqtt import MqttPeer
 from tests.harness.procs import wait_until
 
@@ -201,45 +202,66 @@ def test_sockets_of_other_users_and_bad_frames(platform, alice, bob):
         assert error["code"] == "invalid"
 
 
-def finish_body(**overrides):
-    body = {"won": True, "duration_ms": 30000, "steps": 60, "backtracks": 2, "collisions": 1,
-            "oxygen_collected": 2, "hint_count": 3, "avg_hint_latency_ms": 12.5, "mode": "manual"}
-    body.update(overrides)
-    return body
+NAMES = {(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}
 
 
-def test_scores_are_validated_and_recorded_once(alice, bob):
+def play_to_the_exit(ws, maze, detours=0):
+    """Play a game as the browser does: each move's steps over the game's socket, along the shortest path, after
+    stepping forward and back `detours` times. Returns what the browser would report."""
+    walls = engine.from_client_grid(maze["walls"])
+    path = engine.shortest_path(walls, tuple(maze["start"]), tuple(maze["exit"]))
+    cells = [*([path[0], path[1]] * detours), *path]
+    for a, b in zip(cells, cells[1:]):
+        ws.send(json.dumps({"type": "move", "steps": [{"dir": NAMES[(b[0] - a[0], b[1] - a[1])], "counts": True}]}))
+    return {"won": True, "duration_ms": 60000, "steps": len(cells) - 1, "backtracks": 2 * detours if detours else 0,
+            "collisions": 0, "oxygen_collected": sum(1 for c in set(cells) if list(c) in maze["pellets"]),
+            "hint_count": 0, "avg_hint_latency_ms": None, "mode": "manual"}
+
+
+def finish(ws, report):
+    ws.send(json.dumps({"type": "finish", "report": report}))
+    deadline = time.monotonic() + 10
+    while True:
+        event = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if event["type"] in ("finished", "error"):
+            return event
+
+
+def test_a_score_comes_only_from_play_the_server_saw_and_is_recorded_once(platform, alice, bob):
     template = new_template(alice, title="Scorer")
-    data = new_game(alice, template_id=template["id"])
-    game_id, shortest = data["game"]["id"], data["maze"]["shortest_path_length"]
-    too_few = alice.post(f"/api/maze/games/{game_id}/finish",
-                         finish_body(steps=shortest - 1, hint_count=0, avg_hint_latency_ms=None))
-    assert too_few.status_code == 400 and too_few.json()["field"] == "steps"
-    too_fast = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, duration_ms=max(1000, shortest * 40) - 1))
-    assert too_fast.status_code == 400
-    assert bob.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest)).status_code == 404
-    wrong_mode = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, mode="lam"))
-    assert wrong_mode.status_code == 400 and wrong_mode.json()["field"] == "mode"
-    ok = alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest, duration_ms=shortest * 200))
-    assert ok.status_code == 201, ok.text
-    score = ok.json()["score"]
+    data = new_game(alice, template_id=template["id"], germs=0)
+    game_id = data["game"]["id"]
+    # The forged report of a security review: won in one step with one hint, on a game never played.
+    forged = {"won": True, "duration_ms": 1000, "steps": 1, "backtracks": 0, "collisions": 0,
+              "oxygen_collected": 0, "hint_count": 1, "avg_hint_latency_ms": 0, "mode": "manual"}
+    refused = alice.post(f"/api/maze/games/{game_id}/finish", forged)
+    assert refused.status_code == 400 and "saw no play" in refused.json()["detail"]
+    assert bob.post(f"/api/maze/games/{game_id}/finish", forged).status_code == 404
+    with socket(platform, alice, game_id) as ws:
+        report = play_to_the_exit(ws, data["maze"])
+        disagreeing = finish(ws, {**report, "collisions": 3})
+        assert disagreeing["type"] == "error" and disagreeing["field"] == "collisions"
+        assert finish(ws, {**report, "mode": "lam"})["field"] == "mode"
+        done = finish(ws, report)
+        assert done["type"] == "finished", done
+    score = done["score"]
     assert score["won"] is True and score["points"] > 1000 and score["path_efficiency"] == 1.0
-    assert alice.post(f"/api/maze/games/{game_id}/finish", finish_body(steps=shortest)).status_code == 409
+    assert alice.post(f"/api/maze/games/{game_id}/finish", report).status_code == 409  # once
     board = alice.get(f"/api/leaderboard/?template_id={template['id']}").json()
     assert board["total"] == 1 and board["results"][0]["points"] == score["points"]
     assert board["results"][0]["template"] == {"id": template["id"], "title": "Scorer"}
     assert bob.post("/api/maze/games", {"template_id": template["id"]}).status_code == 404
 
 
-def test_leaderboard_keeps_the_best_score_per_player_and_template(alice, bob):
+def test_leaderboard_keeps_the_best_score_per_player_and_template(platform, alice, bob):
     template = new_template(alice, title="Best-of")
     points = []
-    for steps_factor in (1, 3):
-        data = new_game(alice, template_id=template["id"])
-        shortest = data["maze"]["shortest_path_length"]
-        response = alice.post(f"/api/maze/games/{data['game']['id']}/finish",
-                              finish_body(steps=shortest * steps_factor, duration_ms=shortest * steps_factor * 100))
-        points.append(response.json()["score"]["points"])
+    for detours in (0, 5):
+        data = new_game(alice, template_id=template["id"], germs=0)
+        with socket(platform, alice, data["game"]["id"]) as ws:
+            done = finish(ws, play_to_the_exit(ws, data["maze"], detours=detours))
+        points.append(done["score"]["points"])
+    assert points[0] > points[1]  # the detours cost efficiency and backtracks
     board = bob.get(f"/api/leaderboard/?template_id={template['id']}").json()
     assert board["total"] == 1 and board["results"][0]["points"] == max(points)
     overall = bob.get("/api/leaderboard/?page=1").json()

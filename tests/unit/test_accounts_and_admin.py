@@ -61,10 +61,15 @@ def test_admin_lists_templates_games_and_scores(admin_client, django_user_model)
     owner = django_user_model.objects.create_user("gina", password="x-123456789")
     template = prompt_services.template_create(owner=owner, title="Gina's LAM", content="Lead on.")
     game, maze = maze_services.game_create(owner=owner, width=21, height=15, germs=2, mode="manual", template=template)
-    steps = maze_services.engine.shortest_path_length(maze)
-    maze_services.game_finish(game=game, report_data={
-        "won": True, "duration_ms": 60000, "steps": steps, "backtracks": 0, "collisions": 0, "oxygen_collected": 1,
-        "hint_count": 0, "avg_hint_latency_ms": None, "mode": "manual"})
+    from maze.play import Play
+
+    play, path = Play.new(maze), maze_services.engine.shortest_path(maze.walls, maze.start, maze.exit)
+    for n, (a, b) in enumerate(zip(path, path[1:])):
+        play.step({(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}[(b[0] - a[0], b[1] - a[1])],
+                  True, 1000 + 250 * n)
+    maze_services.game_finish(game=game, play=play.to_json(), report_data={
+        "won": True, "duration_ms": 60000, "steps": play.steps, "backtracks": 0, "collisions": 0,
+        "oxygen_collected": play.oxygen_collected, "hint_count": 0, "avg_hint_latency_ms": None, "mode": "manual"})
     for path, text in (("/admin/prompts/prompttemplate/", "Gina&#x27;s LAM"),
                        ("/admin/maze/mazegame/", game.session_key), ("/admin/maze/score/", "gina")):
         page = admin_client.get(path)

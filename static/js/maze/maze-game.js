@@ -20,6 +20,7 @@ const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
 const adjacent = (a, b) => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) === 1;
 
 export const DIRECTIONS = { up: [0, -1], down: [0, 1], left: [-1, 0], right: [1, 0] };
+const DIRECTION_NAMES = new Map(Object.entries(DIRECTIONS).map(([name, [dx, dy]]) => [`${dx},${dy}`, name]));
 
 function isCell(value) {
   return Array.isArray(value) && value.length === 2 && value.every((n) => Number.isInteger(n));
@@ -63,7 +64,15 @@ export class MazeGame {
     this.path = { cells: [], show: true, cursor: 0 }; // the latest hint path; cursor = next cell to step on
     this.autopilot = mode === "lam";
     this.seen = fog ? new Set() : null; // cells ever seen; null when there is no fog
+    this.stepsTried = []; // steps since takeSteps(), for the server's record of the play (maze/play.py)
     this.reveal();
+  }
+
+  /** The steps tried since the last call, as the server's "move" frame lists them. */
+  takeSteps() {
+    const steps = this.stepsTried;
+    this.stepsTried = [];
+    return steps;
   }
 
   // ---- board queries --------------------------------------------------------------------------------------
@@ -119,6 +128,7 @@ export class MazeGame {
   /** One cell in a direction. Returns "moved", "wall" or "over". A wall counts as a collision if `count`. */
   #step(dx, dy, now, { count = true } = {}) {
     if (!this.playing) return "over";
+    this.stepsTried.push({ dir: DIRECTION_NAMES.get(`${dx},${dy}`), counts: count });
     const target = [this.player[0] + dx, this.player[1] + dy];
     if (this.isWall(target[0], target[1])) {
       if (count) this.collisions += 1;
@@ -279,6 +289,8 @@ export class MazeGame {
    */
   applyActions(applied, now = performance.now()) {
     const results = [];
+    // What changed the board, for the server's record of the play: it accepts only what this hint allowed.
+    this.lastEffects = { break: [], spawn: [], teleport: null, exit: null };
     const done = (action, text) => results.push({ action, ok: true, text });
     const skip = (action, text) => results.push({ action, ok: false, text });
     if (!applied || typeof applied !== "object") return results;
@@ -314,6 +326,7 @@ export class MazeGame {
             if (problem) { reasons.push(problem); continue; }
             this.walls[cell[1]][cell[0]] = 0;
             this.breaksLeft -= 1;
+            this.lastEffects.break.push(cell.slice());
             broken += 1;
           }
           if (broken) done(action, `${broken} wall${broken === 1 ? "" : "s"} broken, ${this.breaksLeft} break${this.breaksLeft === 1 ? "" : "s"} left`);
@@ -335,6 +348,7 @@ export class MazeGame {
           if (problem) { skip(action, problem); break; }
           this.previous = null;
           this.player = value.slice();
+          this.lastEffects.teleport = value.slice();
           done(action, `to ${value[0]}, ${value[1]}`);
           this.#arrive(now);
           break;
@@ -349,6 +363,7 @@ export class MazeGame {
             if (problem) { reasons.push(problem); continue; }
             this.pellets.push(cell.slice());
             this.spawned += 1;
+            this.lastEffects.spawn.push(cell.slice());
             added += 1;
           }
           if (added) done(action, `${added} pellet${added === 1 ? "" : "s"}`);
@@ -361,6 +376,7 @@ export class MazeGame {
             || (same(value, this.player) ? "that is where you stand" : "");
           if (problem) { skip(action, problem); break; }
           this.exit = value.slice();
+          this.lastEffects.exit = value.slice();
           this.reveal();
           done(action, `to ${value[0]}, ${value[1]}`);
           break;

@@ -18,6 +18,7 @@ export class MazeSocket {
   #queuedRequest = false;
   #lastSentAt = null; // performance.now() of the last state message sent
   #requestAt = null; // … of the last one that asked for a hint, until a hint answers it
+  #play = []; // play frames (moves, hint effects, the finish) not sent yet: kept, in order, until the socket is open
 
   /**
    * @param {number} gameId
@@ -29,7 +30,10 @@ export class MazeSocket {
     this.handlers = handlers;
     this.#socket = new ChatSocket(chatSocketUrl("/ws/maze/", String(gameId)), {
       onState: (state, info) => handlers.onConnection?.(state, info),
-      onOpen: () => this.#flush(this.#queuedRequest),
+      onOpen: () => {
+        this.#sendPlay();
+        this.#flush(this.#queuedRequest);
+      },
       onMessage: (frame) => handlers.onFrame?.(frame),
       onRefused: (code) => {
         this.#cancelTimer();
@@ -81,6 +85,22 @@ export class MazeSocket {
       return false;
     }
     return this.#flush(true);
+  }
+
+  /** A frame of the play the server scores (a move's steps, a hint's effects, the finish): sent in order, and
+   *  kept while the socket is down so none is lost (the server's record must see every step). */
+  sendPlay(frame) {
+    this.#play.push(frame);
+    this.#sendPlay();
+  }
+
+  /** True when every play frame has gone out. */
+  get playSent() {
+    return this.#play.length === 0;
+  }
+
+  #sendPlay() {
+    while (this.#play.length && this.#socket.send(this.#play[0])) this.#play.shift();
   }
 
   /** Latency of a hint that just arrived (not a notice), in ms, or null when no state was sent yet. */

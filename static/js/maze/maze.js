@@ -1,7 +1,7 @@
 // maze.js — controller of the maze page (/maze/): the set-up form, starting a game over the JSON API, keyboard
 // and on-screen moves, the game clock and autopilot, hint frames from the socket, template switching, and
 // reporting the finished game for its score.
-import { apiFetch, errorText } from "../api.js";
+import { ApiError, apiFetch, errorText } from "../api.js";
 import { DIRECTIONS, MazeGame } from "./maze-game.js";
 import { MazeRenderer } from "./maze-render.js";
 import { MazeSocket } from "./maze-socket.js";
@@ -12,6 +12,7 @@ const AUTO_STEP_MS = 250; // the autopilot takes one step (two while boosted) th
 const REPEAT_MIN_MS = 90; // a held key repeats faster than this: extra repeats are dropped
 const AUTO_HINT_IDLE_MS = 1500; // autopilot without a path asks for a hint after this long without a state sent
 const HINT_BUTTON_PAUSE_MS = 800; // the server refuses hint requests closer than 200 ms apart
+const FINISH_WAIT_MS = 8000; // the finish goes over the game's socket (after every step); then over HTTP
 
 const byId = (id) => document.getElementById(id);
 const app = byId("maze-app");
@@ -53,6 +54,7 @@ const state = {
   latencySum: 0,
   latencyCount: 0,
   report: null,
+  finishing: null, // while the finish waits for the server's answer on the socket: its resolver
   switching: false,
   publishedCount: 0, // template.published frames seen: one may arrive before the PATCH answer
 };
@@ -151,7 +153,9 @@ function tick() {
   if (game.tick(now)) state.dirty = true;
   if (game.playing && game.autopilot && now - state.lastAutoAt >= AUTO_STEP_MS) {
     state.lastAutoAt = now;
-    if (game.autoStep(now) > 0) afterMove();
+    const moved = game.autoStep(now);
+    sendSteps();
+    if (moved > 0) afterMove();
     else if (socket && socket.isOpen && !socket.hintPending && socket.sinceLastSend > AUTO_HINT_IDLE_MS) {
       socket.requestHint(); // nothing left to follow: ask for a fresh path
     }
@@ -168,8 +172,16 @@ function move(direction, { repeat = false } = {}) {
   if (repeat && now - state.lastMoveAt < REPEAT_MIN_MS) return;
   state.lastMoveAt = now;
   const [dx, dy] = DIRECTIONS[direction];
-  if (game.move(dx, dy, now, { repeat }) > 0) afterMove();
+  const moved = game.move(dx, dy, now, { repeat });
+  sendSteps();
+  if (moved > 0) afterMove();
   panel.showCounters(game, now, state.hintCount);
+}
+
+/** The steps the last move tried go to the server, which scores the game from them (maze/play.py). */
+function sendSteps() {
+  const steps = state.game ? state.game.takeSteps() : [];
+  if (steps.length) state.socket?.sendPlay({ type: "move", steps });
 }
 
 function afterMove() {
@@ -199,6 +211,10 @@ function fitCanvas() {
 
 // ---- socket frames ------------------------------------------------------------------------------------------
 function onFrame(frame) {
+  if (state.finishing && (frame.type === "finished" || (frame.type === "error" && frame.code === "invalid"))) {
+    state.finishing(frame);
+    return;
+  }
   if (!state.game?.playing) return;
   if (frame.type === "hint") onHint(frame);
   else if (frame.type === "error") {
@@ -234,6 +250,11 @@ function onHint(frame) {
   else if (byId("maze-status").dataset.state === "error") panel.setStatus("Hint received.", "ok");
 
   const results = state.game.applyActions(frame.applied || {}, performance.now());
+  const effects = state.game.lastEffects;
+  if (Number.isInteger(frame.hint_id) && effects
+      && (effects.break.length || effects.spawn.length || effects.teleport || effects.exit)) {
+    state.socket.sendPlay({ type: "hint_effects", hint_id: frame.hint_id, effects });
+  }
   for (const entry of Array.isArray(frame.ignored) ? frame.ignored : []) {
     if (entry && typeof entry.action === "string") results.push({ action: entry.action, ok: false, text: entry.reason || "" });
   }
@@ -282,8 +303,6 @@ function endGame() {
   if (!game || state.report) return;
   clearInterval(state.clock);
   state.clock = null;
-  state.socket?.stop();
-  state.socket = null;
   setPlayingControls(false);
   panel.showCounters(game, performance.now(), state.hintCount);
   state.dirty = true;
@@ -297,13 +316,35 @@ function endGame() {
   sendReport();
 }
 
+/** The report over the game's socket, after the last step on the same socket; the answer is the score or the
+ *  reason it was refused. null when the socket gave no answer in time. */
+function finishOverSocket(socket, report) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { state.finishing = null; resolve(null); }, FINISH_WAIT_MS);
+    state.finishing = (frame) => { clearTimeout(timer); state.finishing = null; resolve(frame); };
+    socket.sendPlay({ type: "finish", report });
+  });
+}
+
 async function sendReport() {
   const { game, report, info } = state;
   if (!game || !report || !info) return;
   panel.showResult({ won: report.won, reason: game.endReason, sending: true });
   ui.retry.disabled = true;
   try {
-    const data = await apiFetch(`${API}/games/${info.id}/finish`, { method: "POST", body: report });
+    const socket = state.socket;
+    let data = null;
+    if (socket) {
+      const frame = await finishOverSocket(socket, report);
+      if (frame?.type === "error") throw new ApiError(frame.detail, { status: frame.status || 400 });
+      if (frame) data = { score: frame.score };
+    }
+    // No answer over the socket (it is down): the server scores what it stored of the play.
+    if (!data) data = await apiFetch(`${API}/games/${info.id}/finish`, { method: "POST", body: report });
+    if (socket && state.socket === socket) {
+      socket.stop();
+      state.socket = null;
+    }
     if (state.info !== info) return;
     panel.showResult({ won: data.score?.won ?? report.won, reason: game.endReason, score: data.score });
   } catch (err) {
@@ -325,6 +366,7 @@ function quit() {
 }
 
 function playAgain() {
+  state.finishing = null;
   state.socket?.stop();
   state.socket = null;
   clearInterval(state.clock);
