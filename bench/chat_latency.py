@@ -19,6 +19,7 @@ Reported: success rate, requests/s, p50/p95/p99, the p50 overhead over the floor
 other outcome by status, the CPU each process spent per request (where the two cores go) and the requests still
 pending in the workers afterwards (must be 0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,20 @@ import uuid
 import aiohttp
 import paho.mqtt.client as paho
 import websockets
+from common import (
+    SESSIONS_PER_USER,
+    CpuMeter,
+    Run,
+    Target,
+    create_users,
+    machine_line,
+    platform_pids,
+    rss_mb,
+    run_load,
+    start_platform,
+    ws_chat_turn,
+)
 from paho.mqtt.enums import CallbackAPIVersion
-
-from common import (SESSIONS_PER_USER, CpuMeter, Run, Target, create_users, machine_line, platform_pids, rss_mb,
-                    run_load, start_platform, ws_chat_turn)
 
 from tests.harness.procs import wait_until
 
@@ -83,8 +94,15 @@ class FloorClient:
             self.window.acquire()
             request_id = uuid.uuid4().hex
             topic = f"{BASE}/floor/{self.client_id}/{request_id}"
-            payload = json.dumps({"sessionId": "floor", "message": f"floor {request_id}", "requestId": request_id,
-                                  "clientId": self.client_id, "replyTopic": topic})
+            payload = json.dumps(
+                {
+                    "sessionId": "floor",
+                    "message": f"floor {request_id}",
+                    "requestId": request_id,
+                    "clientId": self.client_id,
+                    "replyTopic": topic,
+                }
+            )
             with self.lock:
                 self.sent[request_id] = time.perf_counter()
             self.client.publish("prompt_portal/user_input", payload, qos=1)
@@ -104,18 +122,21 @@ async def http_load(targets: list[Target], n: int, concurrency: int, timeout: fl
     connector = aiohttp.TCPConnector(limit=0)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=client_timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+
         async def user(target: Target) -> None:
-            for i in counter:
+            for _ in counter:
                 marker = f"bench {uuid.uuid4().hex[:12]}"
                 body = json.dumps({"session_id": target.session_id, "content": marker})
                 started = time.perf_counter()
                 try:
-                    async with http.post(f"{target.base_url}/api/chatbot/messages", data=body,
-                                         headers=target.headers) as response:
+                    async with http.post(
+                        f"{target.base_url}/api/chatbot/messages", data=body, headers=target.headers
+                    ) as response:
                         status, payload = response.status, await response.read()
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     run.count(type(exc).__name__)
                     continue
                 elapsed = time.perf_counter() - started
@@ -136,13 +157,21 @@ async def ws_load(targets: list[Target], n: int, concurrency: int, timeout: floa
     counter = iter(range(n))
     sockets = []
     for start in range(0, concurrency, 100):  # open them (untimed) in batches, as users arrive
-        sockets += await asyncio.gather(*(
-            websockets.connect(t.ws_url, origin=t.base_url, open_timeout=60,
-                               additional_headers={"Cookie": t.cookie}, max_queue=None)
-            for t in targets[start:min(concurrency, start + 100)]))
+        sockets += await asyncio.gather(
+            *(
+                websockets.connect(
+                    t.ws_url,
+                    origin=t.base_url,
+                    open_timeout=60,
+                    additional_headers={"Cookie": t.cookie},
+                    max_queue=None,
+                )
+                for t in targets[start : min(concurrency, start + 100)]
+            )
+        )
 
     async def user(ws) -> None:
-        for i in counter:
+        for _ in counter:
             marker = f"ws {uuid.uuid4().hex[:12]}"
             started = time.perf_counter()
             outcome = await ws_chat_turn(ws, marker, timeout)
@@ -164,30 +193,51 @@ def main():
     parser.add_argument("--responder-delay", type=float, default=0.0, help="seconds: simulates a slow LLM")
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="MQTT workers beside the one daphne (scale-out on one machine; each its own client id)")
-    parser.add_argument("--webs", type=int, default=1,
-                        help="daphne processes; each client talks to one of them, in turn (as behind nginx)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="MQTT workers beside the one daphne (scale-out on one machine; each its own client id)",
+    )
+    parser.add_argument(
+        "--webs",
+        type=int,
+        default=1,
+        help="daphne processes; each client talks to one of them, in turn (as behind nginx)",
+    )
     args = parser.parse_args()
     most = max(args.concurrency)
     reply_timeout = 45
-    print(machine_line(f"SQLite, {args.webs} daphne(s), {args.workers} worker(s), offline responder with a {args.responder_delay:g} s delay, "
-                       f"{args.requests} requests per run (at least 2 per client), CHAT_RATE_LIMIT=0, WS_FRAME_RATE=0"), flush=True)
-    p = start_platform("bench-chat-", CHAT_RATE_LIMIT="0", WS_FRAME_RATE="0", CHAT_REPLY_TIMEOUT=str(reply_timeout),
-                       RESPONDER_DELAY=str(args.responder_delay))
+    print(
+        machine_line(
+            f"SQLite, {args.webs} daphne(s), {args.workers} worker(s), offline responder with a "
+            f"{args.responder_delay:g} s delay, "
+            f"{args.requests} requests per run (at least 2 per client), CHAT_RATE_LIMIT=0, WS_FRAME_RATE=0"
+        ),
+        flush=True,
+    )
+    p = start_platform(
+        "bench-chat-",
+        CHAT_RATE_LIMIT="0",
+        WS_FRAME_RATE="0",
+        CHAT_REPLY_TIMEOUT=str(reply_timeout),
+        RESPONDER_DELAY=str(args.responder_delay),
+    )
     try:
         for n in range(2, args.workers + 1):
             p.start_worker(MQTT_CLIENT_ID=f"bench-worker-{n}")
         for _ in range(2, args.webs + 1):
             p.start_web()
-        web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[:len(p.webs)]]
+        web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[: len(p.webs)]]
         users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
         create_users(p, users)
         targets = []
         for name in users:
             client = p.client(name)
-            targets += [Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
-                        for i in range(SESSIONS_PER_USER)]
+            targets += [
+                Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
+                for i in range(SESSIONS_PER_USER)
+            ]
         print(f"{len(users)} users, {len(targets)} sessions", flush=True)
 
         floor = FloorClient(p.broker.port)
@@ -203,13 +253,16 @@ def main():
                 print(cpu.line(n), flush=True)
             if not args.skip_ws:
                 cpu = CpuMeter(platform_pids(p))
-                print(run_load(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50),
-                      flush=True)
+                print(run_load(ws_load(targets, n, c, reply_timeout + 10)).line(floor_run.p50), flush=True)
                 print(cpu.line(n), flush=True)
             wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
             workers_rss = ", ".join(f"{rss_mb(w.pid):.0f}" for w in p.workers)
-            print(f"{'':<36} pending afterwards: {p.pending()}; RSS daphne(s) {', '.join(f'{rss_mb(w.pid):.0f}' for w in p.webs)} MB, "
-                  f"worker(s) {workers_rss} MB", flush=True)
+            print(
+                f"{'':<36} pending afterwards: {p.pending()}; RSS daphne(s) "
+                f"{', '.join(f'{rss_mb(w.pid):.0f}' for w in p.webs)} MB, "
+                f"worker(s) {workers_rss} MB",
+                flush=True,
+            )
         floor.close()
     finally:
         p.stop_all()

@@ -4,6 +4,7 @@ Load is generated with asyncio (aiohttp for HTTP, websockets' asyncio client for
 uvloop (`run_load`): with a thread per simulated user, or on the standard loop, the client itself would take more
 of the two cores the platform is being measured on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,10 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.platform import Platform  # noqa: E402
-
 import uvloop  # noqa: E402
 
+from tests.harness.platform import Platform  # noqa: E402
 
 SESSIONS_PER_USER = 20  # chat sessions each benchmark user owns (users own several, as real ones do)
 
@@ -37,8 +37,11 @@ class Target:
         self.base_url = base_url  # the daphne process this user's requests go to
         self.ws_url = f"{base_url.replace('http://', 'ws://')}/ws/chat/{session_id}/"
         self.cookie = client.cookie_header
-        self.headers = {"Cookie": client.cookie_header, "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
-                        "Content-Type": "application/json"}
+        self.headers = {
+            "Cookie": client.cookie_header,
+            "X-CSRFToken": client.http.cookies.get("csrftoken", ""),
+            "Content-Type": "application/json",
+        }
 
 
 async def ws_chat_turn(ws, marker: str, timeout: float) -> str:
@@ -71,8 +74,10 @@ def machine_line(extra: str) -> str:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"machine: {host_platform.machine()} {cpu}, {os.cpu_count()} cores, "
-            f"Python {host_platform.python_version()}, mosquitto {mosquitto_version()}; {extra}")
+    return (
+        f"machine: {host_platform.machine()} {cpu}, {os.cpu_count()} cores, "
+        f"Python {host_platform.python_version()}, mosquitto {mosquitto_version()}; {extra}"
+    )
 
 
 def mosquitto_version() -> str:
@@ -91,6 +96,7 @@ def pct(values, p: float) -> float:
 @dataclass
 class Run:
     """One measured run: latencies (ms) of the successes, and every outcome by status."""
+
     name: str
     total: int = 0
     elapsed: float = 0.0
@@ -112,9 +118,11 @@ class Run:
         if not self.latencies_ms:
             return f"{self.name:<36} no successes; outcomes {self.outcomes}"
         ms = self.latencies_ms
-        text = (f"{self.name:<36} ok {self.ok}/{self.total} ({100 * self.ok / self.total:5.1f} %)  "
-                f"{self.total / self.elapsed:7.1f} req/s  p50 {self.p50:8.2f}  p95 {pct(ms, 95):8.2f}  "
-                f"p99 {pct(ms, 99):8.2f} ms")
+        text = (
+            f"{self.name:<36} ok {self.ok}/{self.total} ({100 * self.ok / self.total:5.1f} %)  "
+            f"{self.total / self.elapsed:7.1f} req/s  p50 {self.p50:8.2f}  p95 {pct(ms, 95):8.2f}  "
+            f"p99 {pct(ms, 99):8.2f} ms"
+        )
         if floor_p50 is not None:
             text += f"  over floor {self.p50 - floor_p50:+8.2f} ms"
         others = {k: v for k, v in self.outcomes.items() if k != "ok"}
@@ -124,7 +132,9 @@ class Run:
 
 
 def start_platform(prefix: str, **env: str) -> Platform:
-    p = Platform(Path(tempfile.mkdtemp(prefix=prefix)), **{"LOG_LEVEL": "WARNING", "WORKER_HEARTBEAT_INTERVAL": "2", **env})
+    p = Platform(
+        Path(tempfile.mkdtemp(prefix=prefix)), **{"LOG_LEVEL": "WARNING", "WORKER_HEARTBEAT_INTERVAL": "2", **env}
+    )
     p.start_all()
     return p
 

@@ -8,6 +8,7 @@ At each level: sockets open, failures, daphne's RSS, and the RSS per socket over
 round trip on one of the open sockets (the process still serves), and the RSS after every socket closed.
 The client needs one file descriptor per socket, and so does daphne (ulimit -n must exceed the largest level).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,6 @@ import json
 import time
 
 import websockets
-
 from common import create_users, machine_line, rss_mb, run_load, start_platform
 
 SOCKETS_PER_SESSION = 10
@@ -30,7 +30,8 @@ def create_sessions(p, owner_names: list[str], per_owner: int) -> list[tuple[str
         "from django.contrib.auth import get_user_model\n"
         "from chatbot.models import ChatSession\n"
         f"owners = get_user_model().objects.filter(username__in={json.dumps(owner_names)})\n"
-        f"made = ChatSession.objects.bulk_create([ChatSession(owner=o, title='idle') for o in owners for _ in range({per_owner})])\n"
+        "made = ChatSession.objects.bulk_create(\n"
+        f"    [ChatSession(owner=o, title='idle') for o in owners for _ in range({per_owner})])\n"
         "print(json.dumps([[s.owner.username, s.id] for s in made]))\n"
     )
     result = p.manage("shell", "-c", code)
@@ -41,9 +42,14 @@ def create_sessions(p, owner_names: list[str], per_owner: int) -> list[tuple[str
 async def open_sockets(ws_base, origin, targets, cookies, count, sockets, failures):
     async def one(owner, session_id):
         try:
-            ws = await websockets.connect(f"{ws_base}/ws/chat/{session_id}/", origin=origin, open_timeout=60,
-                                          additional_headers={"Cookie": cookies[owner]}, max_queue=16,
-                                          ping_interval=None)
+            ws = await websockets.connect(
+                f"{ws_base}/ws/chat/{session_id}/",
+                origin=origin,
+                open_timeout=60,
+                additional_headers={"Cookie": cookies[owner]},
+                max_queue=16,
+                ping_interval=None,
+            )
             sockets.append(ws)
         except Exception as exc:  # noqa: BLE001 - counted and reported
             failures.append(type(exc).__name__)
@@ -87,15 +93,21 @@ async def run(p, levels):
         await asyncio.sleep(2)
         rss = rss_mb(pid)
         per_socket = (rss - last) * 1024 / max(1, len(sockets) - last_count)
-        print(f"{len(sockets):6d} sockets open ({len(failures)} failed) in {elapsed:5.1f} s; daphne RSS {rss:7.1f} MB; "
-              f"{per_socket:5.1f} KB per socket over the previous level, "
-              f"{(rss - baseline) * 1024 / max(1, len(sockets) - 1):5.1f} KB per socket overall", flush=True)
+        print(
+            f"{len(sockets):6d} sockets open ({len(failures)} failed) in {elapsed:5.1f} s; daphne RSS {rss:7.1f} MB; "
+            f"{per_socket:5.1f} KB per socket over the previous level, "
+            f"{(rss - baseline) * 1024 / max(1, len(sockets) - 1):5.1f} KB per socket overall",
+            flush=True,
+        )
         print(f"{'':6} a chat round trip with them open: {await round_trip(sockets[0]):.1f} ms", flush=True)
         last, last_count = rss, len(sockets)
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.sleep(3)
-    print(f"after closing all: daphne RSS {rss_mb(pid):.1f} MB; failures by kind: "
-          f"{ {k: failures.count(k) for k in set(failures)} or 'none'}", flush=True)
+    print(
+        f"after closing all: daphne RSS {rss_mb(pid):.1f} MB; failures by kind: "
+        f"{ {k: failures.count(k) for k in set(failures)} or 'none' }",
+        flush=True,
+    )
 
 
 def main():

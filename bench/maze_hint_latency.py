@@ -9,6 +9,7 @@ own socket asking for a hint every `--interval` seconds (players do not ask fast
 socket may ask at most every 0.2 s), so 500 games offer 500 hints/s. The portal's share of the latency is the
 median total minus the median floor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,8 @@ import uuid
 
 import paho.mqtt.client as paho
 import websockets
-from paho.mqtt.enums import CallbackAPIVersion
-
 from common import Run, create_users, machine_line, rss_mb, run_load, start_platform
+from paho.mqtt.enums import CallbackAPIVersion
 
 from maze import engine
 from tests.harness.procs import wait_until
@@ -43,9 +43,18 @@ def floor(port, maze, rounds) -> Run:
     wait_until(client.is_connected, 5, what="floor client")
     client.subscribe(f"maze/hint/{session}", qos=1)
     time.sleep(0.3)
-    state = {"sessionId": session, "player_pos": list(maze.start), "exit_pos": list(maze.exit),
-             "visible_map": engine.to_protocol_map(maze.walls), "oxygenPellets": [], "germs": [],
-             "tick": 0, "health": 100, "oxygen": 100, "replyTopic": f"maze/hint/{session}"}
+    state = {
+        "sessionId": session,
+        "player_pos": list(maze.start),
+        "exit_pos": list(maze.exit),
+        "visible_map": engine.to_protocol_map(maze.walls),
+        "oxygenPellets": [],
+        "germs": [],
+        "tick": 0,
+        "health": 100,
+        "oxygen": 100,
+        "replyTopic": f"maze/hint/{session}",
+    }
     run = Run("floor (bare MQTT state -> hint)", total=rounds)
     started_all = time.perf_counter()
     for _ in range(rounds):
@@ -61,11 +70,29 @@ def floor(port, maze, rounds) -> Run:
 
 async def play(ws_url, origin, cookie, game, rounds, interval, run: Run) -> None:
     maze = game["maze"]
-    message = json.dumps({"type": "state", "request_hint": True, "state": {
-        "player": maze["start"], "exit": maze["exit"], "walls": maze["walls"], "pellets": maze["pellets"],
-        "germs": maze["germs"], "tick": 0, "health": 100, "oxygen": 100}})
-    async with websockets.connect(f"{ws_url}/ws/maze/{game['game']['id']}/", origin=origin, open_timeout=60,
-                                  additional_headers={"Cookie": cookie}, max_queue=None) as ws:
+    message = json.dumps(
+        {
+            "type": "state",
+            "request_hint": True,
+            "state": {
+                "player": maze["start"],
+                "exit": maze["exit"],
+                "walls": maze["walls"],
+                "pellets": maze["pellets"],
+                "germs": maze["germs"],
+                "tick": 0,
+                "health": 100,
+                "oxygen": 100,
+            },
+        }
+    )
+    async with websockets.connect(
+        f"{ws_url}/ws/maze/{game['game']['id']}/",
+        origin=origin,
+        open_timeout=60,
+        additional_headers={"Cookie": cookie},
+        max_queue=None,
+    ) as ws:
         await asyncio.sleep(interval * (hash(game["game"]["id"]) % 1000) / 1000)  # players do not ask in step
         for _ in range(rounds):
             started = time.perf_counter()
@@ -95,13 +122,15 @@ async def games_run(p, players, games, rounds, interval) -> Run:
     for g in range(games):
         client = players[g // GAMES_PER_USER]
         response = await loop.run_in_executor(
-            None, lambda c=client: c.post("/api/maze/games", {"width": 33, "height": 21, "germs": 5}))
+            None, lambda c=client: c.post("/api/maze/games", {"width": 33, "height": 21, "germs": 5})
+        )
         created.append((client, response.json()))
     run = Run(f"portal, {games} concurrent game(s)", total=games * rounds)
     started = time.perf_counter()
     ws_url = p.base_url.replace("http://", "ws://")
-    await asyncio.gather(*(play(ws_url, p.base_url, client.cookie_header, game, rounds, interval, run)
-                           for client, game in created))
+    await asyncio.gather(
+        *(play(ws_url, p.base_url, client.cookie_header, game, rounds, interval, run) for client, game in created)
+    )
     run.elapsed = time.perf_counter() - started
     return run
 
@@ -112,9 +141,13 @@ def main():
     parser.add_argument("--games", type=int, nargs="+", default=[1, 50, 500])
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between a player's hint requests")
     args = parser.parse_args()
-    print(machine_line(f"offline responder, 33x21 maze, one daphne, one worker, SQLite; a hint every "
-                       f"{args.interval:g} s per game, {args.rounds} per game; HINT_RATE_LIMIT=0, WS_FRAME_RATE=0"),
-          flush=True)
+    print(
+        machine_line(
+            f"offline responder, 33x21 maze, one daphne, one worker, SQLite; a hint every "
+            f"{args.interval:g} s per game, {args.rounds} per game; HINT_RATE_LIMIT=0, WS_FRAME_RATE=0"
+        ),
+        flush=True,
+    )
     p = start_platform("bench-maze-", HINT_RATE_LIMIT="0", WS_FRAME_RATE="0")
     try:
         names = [f"player{u}" for u in range(-(-max(args.games) // GAMES_PER_USER))]
@@ -126,8 +159,9 @@ def main():
         print(floor_run.line(), flush=True)
         for games in args.games:
             run = run_load(games_run(p, players, games, args.rounds, args.interval))
-            print(run.line(floor_run.p50) + f"  ({run.total / run.elapsed:.0f} hints/s offered and answered)",
-                  flush=True)
+            print(
+                run.line(floor_run.p50) + f"  ({run.total / run.elapsed:.0f} hints/s offered and answered)", flush=True
+            )
         print(f"RSS daphne {rss_mb(p.web.pid):.0f} MB, worker {rss_mb(p.workers[0].pid):.0f} MB", flush=True)
     finally:
         p.stop_all()

@@ -8,6 +8,7 @@ the broker is stopped, the worker's reconnect attempts during the outage are rea
 is started, and a chat request is sent every 50 ms until one is answered 200. Printed per outage: attempts per
 second while the broker was down, and the time to the first reply.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,30 +24,39 @@ def main() -> None:
     parser.add_argument("--outages", type=float, nargs="+", default=[5, 30, 60], help="outage lengths in seconds")
     args = parser.parse_args()
     print(machine_line("offline responder, WORKER_HEARTBEAT_INTERVAL=0.5"), flush=True)
-    p = start_platform("bench-recovery-", MQTT_RECONNECT_INTERVAL="0.5", MQTT_RECONNECT_FAST_PERIOD="60",
-                       MQTT_RECONNECT_MAX_DELAY="30", WORKER_HEARTBEAT_INTERVAL="0.5")
+    p = start_platform(
+        "bench-recovery-",
+        MQTT_RECONNECT_INTERVAL="0.5",
+        MQTT_RECONNECT_FAST_PERIOD="60",
+        MQTT_RECONNECT_MAX_DELAY="30",
+        WORKER_HEARTBEAT_INTERVAL="0.5",
+    )
     try:
         p.create_user("bench")
         client = p.client("bench")
         session = client.new_session()
 
         def answered(timeout: float = 5) -> bool:
-            response = client.post("/api/chatbot/messages", {"session_id": session["id"], "content": "back?"},
-                                   timeout=timeout)
+            response = client.post(
+                "/api/chatbot/messages", {"session_id": session["id"], "content": "back?"}, timeout=timeout
+            )
             return response.status_code == 200
 
         assert answered()
         for outage in args.outages:
             p.broker.stop()
-            down_at = time.monotonic()
-            wait_until(lambda: time.monotonic() - down_at >= outage, outage + 5, interval=0.05)
+            up_again_at = time.monotonic() + outage
+            wait_until(lambda at=up_again_at: time.monotonic() >= at, outage + 5, interval=0.05)
             attempts = p.worker_states()[0]["reconnect_attempts"]
             p.broker.start()
             back_at = time.monotonic()
             wait_until(answered, 120, interval=0.05, what="the first reply")
             recovered = time.monotonic() - back_at
-            print(f"outage {outage:5.1f} s: {attempts} reconnect attempts ({attempts / outage:.2f}/s), "
-                  f"first reply {recovered:.2f} s after the broker was back", flush=True)
+            print(
+                f"outage {outage:5.1f} s: {attempts} reconnect attempts ({attempts / outage:.2f}/s), "
+                f"first reply {recovered:.2f} s after the broker was back",
+                flush=True,
+            )
             wait_until(lambda: p.pending() == 0, 30, what="pending to drain")
     finally:
         p.stop_all()

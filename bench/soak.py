@@ -9,6 +9,7 @@ broker restart, half-open link (blackhole for 20 s), LLM service down (SIGKILL, 
 Printed: requests, answered (200), 503/504 by cause, lost (no reply and no clear error: must be 0),
 max pending, RSS of web and worker at start and end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -146,12 +147,16 @@ def main() -> int:
         print(f"  {outcome}: {n}")
     if tally.latencies:
         lat = sorted(tally.latencies)
-        print(f"latency of answered: median {statistics.median(lat) * 1000:.1f} ms, "
-              f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.1f} ms")
+        print(
+            f"latency of answered: median {statistics.median(lat) * 1000:.1f} ms, "
+            f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.1f} ms"
+        )
     print(f"max pending {max_pending}  pending at end {pending_end}")
     for name in ("web", "worker"):
-        print(f"RSS {name}: {rss_start[name]:.1f} MB -> {rss_end[name]:.1f} MB "
-              f"({rss_end[name] - rss_start[name]:+.1f} MB)")
+        print(
+            f"RSS {name}: {rss_start[name]:.1f} MB -> {rss_end[name]:.1f} MB "
+            f"({rss_end[name] - rss_start[name]:+.1f} MB)"
+        )
     return 1 if lost or pending_end else 0
 
 

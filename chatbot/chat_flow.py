@@ -1,4 +1,5 @@
 """One chat turn, shared by the JSON API and the WebSocket: store the question, ask the worker, map the outcome."""
+
 from __future__ import annotations
 
 import time
@@ -55,23 +56,35 @@ async def chat_turn(
 
 
 async def _turn(session, content, overrides, notify_group, on_progress, request_id, sent_by) -> TurnResult:
-    wait = await ratelimit.retry_after(scope="chat", user_id=session.owner_id,
-                                       limit=ratelimit.Limit.parse(settings.CHAT_RATE_LIMIT))
+    wait = await ratelimit.retry_after(
+        scope="chat", user_id=session.owner_id, limit=ratelimit.Limit.parse(settings.CHAT_RATE_LIMIT)
+    )
     if wait:
-        return TurnResult(contract.error_event(
-            request_id=None, code=contract.ERROR_RATE_LIMITED, retry_after=wait,
-            detail=f"You are sending messages too fast. Please wait {wait} s."), None)
+        return TurnResult(
+            contract.error_event(
+                request_id=None,
+                code=contract.ERROR_RATE_LIMITED,
+                retry_after=wait,
+                detail=f"You are sending messages too fast. Please wait {wait} s.",
+            ),
+            None,
+        )
     request_id = request_id or services.new_request_id()
     # request_chat answers 503 at once when no worker can take it. The worker stores the question on the
     # request's turn (portal/mqtt/engine.py): a request nobody accepted leaves nothing behind.
     outcome = await gateway.request_chat(
         request_id=request_id,
         session_key=session.session_key,
-        question={"session_id": session.id, "content": content, "overrides": overrides,
-                  **({"sent_by": sent_by} if sent_by else {})},
+        question={
+            "session_id": session.id,
+            "content": content,
+            "overrides": overrides,
+            **({"sent_by": sent_by} if sent_by else {}),
+        },
         timeout=settings.CHAT_REPLY_TIMEOUT,
         group=contract.chat_group(session.session_key) if notify_group else None,
         on_progress=on_progress,
     )
-    return TurnResult(outcome.event, outcome.user_message if outcome.accepted else None,
-                      outcome.notice if outcome.accepted else None)
+    return TurnResult(
+        outcome.event, outcome.user_message if outcome.accepted else None, outcome.notice if outcome.accepted else None
+    )

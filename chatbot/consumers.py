@@ -1,9 +1,9 @@
 """The chat WebSocket `/ws/chat/<session id>/`: send questions, receive replies (see static/js/chat.js)."""
+
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-
 
 from portal import telemetry
 from portal.consumers import CLOSE_NOT_FOUND, OwnedObjectConsumer
@@ -56,7 +56,7 @@ class ChatConsumer(OwnedObjectConsumer):
 
     async def receive_object(self, content: dict) -> None:
         if content.get("type") != "chat.message":
-            await self.send_error(None, "invalid", "Expected {\"type\": \"chat.message\", \"content\": \"...\"}.")
+            await self.send_error(None, "invalid", 'Expected {"type": "chat.message", "content": "..."}.')
             return
         try:
             text = validation.chat_content(content)
@@ -64,8 +64,11 @@ class ChatConsumer(OwnedObjectConsumer):
             await self.send_error(None, "invalid", exc.detail)
             return
         if not self.may_write:
-            await self.send_error(None, "read_only", "Staff may read this chat but write into it only with the "
-                                                      "'chatbot.write_others_chats' permission.")
+            await self.send_error(
+                None,
+                "read_only",
+                "Staff may read this chat but write into it only with the 'chatbot.write_others_chats' permission.",
+            )
             return
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             await self.send_error(None, "busy", "Please wait for the answers to your previous messages.")
@@ -81,8 +84,13 @@ class ChatConsumer(OwnedObjectConsumer):
         request_id = services.new_request_id()
         self.own_requests.append(request_id)
         result = await chat_turn(
-            session=self.session, content=text, overrides={}, notify_group=True, on_progress=progress,
-            request_id=request_id, sent_by=self.sent_by,
+            session=self.session,
+            content=text,
+            overrides={},
+            notify_group=True,
+            on_progress=progress,
+            request_id=request_id,
+            sent_by=self.sent_by,
         )
         event = result.event
         if event.get("code") == contract.ERROR_GONE:
@@ -90,12 +98,14 @@ class ChatConsumer(OwnedObjectConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         if event["type"] == contract.CHAT_REPLY:
-            await self.send_json({
-                "type": contract.CHAT_REPLY,
-                "request_id": event["request_id"],
-                "assistant_message": event["assistant_message"],
-                "is_error": event.get("is_error", False),
-            })
+            await self.send_json(
+                {
+                    "type": contract.CHAT_REPLY,
+                    "request_id": event["request_id"],
+                    "assistant_message": event["assistant_message"],
+                    "is_error": event.get("is_error", False),
+                }
+            )
         else:
             await self.send_error(event.get("request_id"), event["code"], event["detail"])
 
@@ -104,14 +114,12 @@ class ChatConsumer(OwnedObjectConsumer):
 
     # -- events from the session group (requests sent by another tab or by the JSON API) ----------------
     async def chat_session_changed(self, event):
-        """Settings changed, history reset (a new key, so a new group) or the session deleted."""
+        """Settings changed, history reset or the session deleted: reloaded (the group follows its session key)."""
         if event.get("deleted"):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         try:
-            self.session = await run_db(
-                selectors.session_for_user, user=self.scope["user"], session_id=self.session.id
-            )
+            self.session = await run_db(selectors.session_for_user, user=self.scope["user"], session_id=self.session.id)
         except Exception:  # noqa: BLE001 - gone or no longer reachable: the same answer as at connect
             await self.close(code=CLOSE_NOT_FOUND)
             return

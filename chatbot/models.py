@@ -1,4 +1,5 @@
 """Chat sessions and their messages. Every object belongs to one user."""
+
 import secrets
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Presets a chat session can start from."""
+
 from dataclasses import asdict, dataclass
 
 

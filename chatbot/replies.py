@@ -4,6 +4,7 @@
 They run in the worker process, off its event loop, and return plain JSON so the worker can hand the stored
 messages to whoever waits without knowing chat models.
 """
+
 from __future__ import annotations
 
 from . import services
@@ -21,8 +22,9 @@ def _without_nul(value):
     return value
 
 
-def begin_chat_turn(*, question: dict, request_id: str, holder: str, hold_for: float,
-                    gone: tuple[str, ...] = ()) -> dict | None:
+def begin_chat_turn(
+    *, question: dict, request_id: str, holder: str, hold_for: float, gone: tuple[str, ...] = ()
+) -> dict | None:
     """{"payload": the PROTOCOL.md request fields, "user_message", "notice"}; {"busy": holder} while another
     request of the session is open; None when the session is gone (see services.turn_begin). `question` is what
     the web side sent (chat_flow.py): session_id, content, overrides, and sent_by when staff write into another
@@ -32,9 +34,16 @@ def begin_chat_turn(*, question: dict, request_id: str, holder: str, hold_for: f
     settings in effect reach the model on every turn."""
     overrides = dict(question.get("overrides") or {})
     try:
-        begun = services.turn_begin(session_id=int(question["session_id"]), request_id=request_id,
-                                    content=str(question["content"]), overrides=overrides, holder=holder,
-                                    hold_for=hold_for, gone=gone, sent_by=question.get("sent_by"))
+        begun = services.turn_begin(
+            session_id=int(question["session_id"]),
+            request_id=request_id,
+            content=str(question["content"]),
+            overrides=overrides,
+            holder=holder,
+            hold_for=hold_for,
+            gone=gone,
+            sent_by=question.get("sent_by"),
+        )
     except services.TurnBusy as busy:
         return {"busy": busy.holder}
     if begun is None:
@@ -59,10 +68,16 @@ def cancel_chat_turn(*, request_id: str) -> None:
     services.turn_cancel(request_id=request_id)
 
 
-def store_chat_reply(*, request_id: str, text: str, is_error: bool, metadata: dict,
-                     session_id: int | None = None) -> dict | None:
-    stored = services.reply_store(request_id=request_id, text=_without_nul(text), is_error=is_error,
-                                  metadata=_without_nul(metadata), session_id=session_id)
+def store_chat_reply(
+    *, request_id: str, text: str, is_error: bool, metadata: dict, session_id: int | None = None
+) -> dict | None:
+    stored = services.reply_store(
+        request_id=request_id,
+        text=_without_nul(text),
+        is_error=is_error,
+        metadata=_without_nul(metadata),
+        session_id=session_id,
+    )
     if stored is None:
         return None
     message, created = stored

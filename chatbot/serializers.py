@@ -1,4 +1,5 @@
 """JSON shapes of chat objects, shared by the API, the WebSocket and the worker's reply events."""
+
 from .models import ChatMessage, ChatSession
 
 

@@ -1,4 +1,5 @@
 """Writes of chat objects. Plain sync functions; async callers wrap them with portal.db.run_db."""
+
 from __future__ import annotations
 
 import uuid
@@ -62,8 +63,9 @@ def new_request_id() -> str:
 
 def effective_settings(session: dict, overrides: dict) -> dict:
     """The system prompt and sampling settings a turn is sent with: its overrides, else the session's."""
-    return {name: overrides.get(name, session[name]) for name in ("system_prompt", "temperature", "top_p",
-                                                                  "max_tokens")}
+    return {
+        name: overrides.get(name, session[name]) for name in ("system_prompt", "temperature", "top_p", "max_tokens")
+    }
 
 
 NEW_CONVERSATION_REASONS = {
@@ -80,9 +82,17 @@ class TurnBusy(Exception):
         self.holder = holder  # "<client id>|<process token>|<request id>"
 
 
-def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dict, holder: str, hold_for: float,
-               gone: tuple[str, ...] = (), sent_by: str | None = None
-               ) -> tuple[dict, ChatMessage, ChatMessage | None] | None:
+def turn_begin(
+    *,
+    session_id: int,
+    request_id: str,
+    content: str,
+    overrides: dict,
+    holder: str,
+    hold_for: float,
+    gone: tuple[str, ...] = (),
+    sent_by: str | None = None,
+) -> tuple[dict, ChatMessage, ChatMessage | None] | None:
     """Open the session's turn for this request and store its question, deciding which LLM conversation it goes to:
     (the session's LLM fields and settings as of now, question, notice or None); None when the session is gone.
 
@@ -106,8 +116,17 @@ def turn_begin(*, session_id: int, request_id: str, content: str, overrides: dic
         return {name: getattr(existing.session, name) for name in _TURN_FIELDS}, existing, None
 
 
-_TURN_FIELDS = ("system_prompt", "temperature", "top_p", "max_tokens", "llm_session_key", "llm_system_prompt",
-                "llm_open_request", "llm_open_holder", "llm_open_until")
+_TURN_FIELDS = (
+    "system_prompt",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "llm_session_key",
+    "llm_system_prompt",
+    "llm_open_request",
+    "llm_open_holder",
+    "llm_open_until",
+)
 
 
 @transaction.atomic
@@ -131,19 +150,28 @@ def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, go
     if reason is not None:
         session["llm_session_key"] = new_session_key()
         notice = ChatMessage.objects.create(
-            session_id=session_id, role=ChatMessage.Role.NOTICE,
+            session_id=session_id,
+            role=ChatMessage.Role.NOTICE,
             content=f"New conversation with the model: {NEW_CONVERSATION_REASONS[reason]}.",
             metadata={"new_llm_conversation": reason},
         )
-    question = ChatMessage.objects.create(session_id=session_id, role=ChatMessage.Role.USER, content=content,
-                                          request_id=request_id, metadata={"sent_by": sent_by} if sent_by else {})
-    opened = {"llm_open_request": request_id, "llm_open_holder": holder,
-              "llm_open_until": now + timedelta(seconds=hold_for)}
+    question = ChatMessage.objects.create(
+        session_id=session_id,
+        role=ChatMessage.Role.USER,
+        content=content,
+        request_id=request_id,
+        metadata={"sent_by": sent_by} if sent_by else {},
+    )
+    opened = {
+        "llm_open_request": request_id,
+        "llm_open_holder": holder,
+        "llm_open_until": now + timedelta(seconds=hold_for),
+    }
     session.update(opened, llm_system_prompt=prompt)
     # One UPDATE of the columns the worker owns (a PATCH meanwhile writes only its own).
     ChatSession.objects.filter(pk=session_id).update(
-        llm_session_key=session["llm_session_key"], llm_system_prompt=prompt, updated_at=question.created_at,
-        **opened)
+        llm_session_key=session["llm_session_key"], llm_system_prompt=prompt, updated_at=question.created_at, **opened
+    )
     return session, question, notice
 
 
@@ -157,8 +185,9 @@ def turn_cancel(*, request_id: str) -> None:
     question.delete()
 
 
-def reply_store(*, request_id: str, text: str, is_error: bool, metadata: dict, session_id: int | None = None
-                ) -> tuple[ChatMessage, bool] | None:
+def reply_store(
+    *, request_id: str, text: str, is_error: bool, metadata: dict, session_id: int | None = None
+) -> tuple[ChatMessage, bool] | None:
     """Store the reply to a request once: (message, created); a duplicate returns the stored one. None when its
     question is not stored (never was, or its session was reset or deleted): no answer is kept without it.
 
@@ -177,16 +206,22 @@ def reply_store(*, request_id: str, text: str, is_error: bool, metadata: dict, s
 @transaction.atomic
 def _reply_store(request_id, text, meta, session_id):
     if session_id is None or not ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(
-            **NOTHING_OPEN):
+        **NOTHING_OPEN
+    ):
         # Late, duplicated, or after a reset: one look at the request's messages decides.
-        stored = {role: (pk, sid) for role, pk, sid in ChatMessage.objects.filter(request_id=request_id)
-                  .order_by().values_list("role", "pk", "session_id")}
+        stored = {
+            role: (pk, sid)
+            for role, pk, sid in ChatMessage.objects.filter(request_id=request_id)
+            .order_by()
+            .values_list("role", "pk", "session_id")
+        }
         if ChatMessage.Role.ASSISTANT in stored:
             return ChatMessage.objects.get(pk=stored[ChatMessage.Role.ASSISTANT][0]), False
         if ChatMessage.Role.USER not in stored:
             return None
         session_id = stored[ChatMessage.Role.USER][1]
         ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(**NOTHING_OPEN)
-    message = ChatMessage.objects.create(session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text,
-                                         metadata=meta, request_id=request_id)
+    message = ChatMessage.objects.create(
+        session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
+    )
     return message, True

@@ -1,4 +1,5 @@
 """Validation of chat API input: one function per request shape, errors name the field."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,7 @@ class MessagePost:
 
 def message_post(data: dict) -> MessagePost:
     session_id = int_field(data, "session_id", low=1, high=2**63 - 1, required=True)
-    content = str_field(
-        data, "content", max_length=settings.CHAT_MAX_MESSAGE_CHARS, required=True, allow_blank=False
-    )
+    content = str_field(data, "content", max_length=settings.CHAT_MAX_MESSAGE_CHARS, required=True, allow_blank=False)
     return MessagePost(session_id=session_id, content=content, overrides=_sampling(data))
 
 

@@ -1,4 +1,5 @@
 """Chat pages and JSON API. Thin: validate, call one service or selector, serialize."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -88,7 +89,7 @@ def _message_post_and_session(request, user):
     post = validation.message_post(parse_json_object(request.body))
     session = selectors.session_for_user(user=user, session_id=post.session_id)
     _may_write(user, session)
-    return post, session
+    return post, session, _sender(user, session)
 
 
 def _sender(user, session) -> str | None:
@@ -99,22 +100,28 @@ def _sender(user, session) -> str | None:
 @json_api("POST", preload=_message_post_and_session)
 async def message_create(request, preloaded):
     """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
-    post, session = preloaded
-    result = await chat_turn(session=session, content=post.content, overrides=post.overrides, notify_group=True,
-                             sent_by=_sender(request.user, session))
+    post, session, sent_by = preloaded
+    result = await chat_turn(
+        session=session, content=post.content, overrides=post.overrides, notify_group=True, sent_by=sent_by
+    )
     event = result.event
     if result.http_status == 200:
-        return JsonResponse({
-            "session": session_json(session),
-            "notice": result.notice,
-            "user_message": result.user_message,
-            "assistant_message": event["assistant_message"],
-            "raw_response": event["raw_response"],
-        })
+        return JsonResponse(
+            {
+                "session": session_json(session),
+                "notice": result.notice,
+                "user_message": result.user_message,
+                "assistant_message": event["assistant_message"],
+                "raw_response": event["raw_response"],
+            }
+        )
     if event.get("is_error"):
         return json_error(
             f"The language model reported an error: {event['raw_response'][:500]}",
-            503, code="llm_error", retry_after=5, user_message=result.user_message,
+            503,
+            code="llm_error",
+            retry_after=5,
+            user_message=result.user_message,
             assistant_message=event["assistant_message"],
         )
     extra = {"code": event["code"], "user_message": result.user_message}

@@ -1,4 +1,5 @@
 """Who may read the detailed health data: staff (session) or a monitoring system with HEALTH_TOKEN."""
+
 import hmac
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Server-side latency charts for the status page: samples -> per-minute medians -> SVG polyline points."""
+
 from __future__ import annotations
 
 import statistics
@@ -32,5 +33,9 @@ def chart(samples: list[tuple[float, float]], now: float, width: int = 600, heig
         f"{i * step:.1f},{height - (m / top) * height:.1f}" for i, m in enumerate(medians) if m is not None
     )
     all_ms = [ms for _, ms in samples]
-    return Chart(points=points, max_ms=round(top, 1), count=len(all_ms),
-                 median_ms=round(statistics.median(all_ms), 2) if all_ms else None)
+    return Chart(
+        points=points,
+        max_ms=round(top, 1),
+        count=len(all_ms),
+        median_ms=round(statistics.median(all_ms), 2) if all_ms else None,
+    )

@@ -1,4 +1,5 @@
 """Reading the workers' shared state for the health endpoints and the health_check command."""
+
 from __future__ import annotations
 
 import time

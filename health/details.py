@@ -1,13 +1,14 @@
 """The detailed health report (GET /api/health/mqtt): everything an operator needs about every worker."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ago(now: float, ts: float | None) -> float | None:
@@ -44,12 +45,12 @@ def build(states: list[dict[str, Any]], web: list[dict[str, Any]], now: float | 
         for key, n in s.get("pending_by_session", {}).items():
             by_session[key] = by_session.get(key, 0) + n
     llm_seen = [s.get("llm", {}) for s in states]
-    last_seen = max((l["last_seen"] for l in llm_seen if l.get("last_seen")), default=None)
+    last_seen = max((seen["last_seen"] for seen in llm_seen if seen.get("last_seen")), default=None)
     instances: dict[str, dict[str, Any]] = {}  # each LLM service instance as the worker that heard it last saw it
-    for l in llm_seen:
-        for name, seen in (l.get("instances") or {}).items():
-            if name not in instances or (seen.get("last_seen") or 0) > (instances[name].get("last_seen") or 0):
-                instances[name] = seen
+    for llm in llm_seen:
+        for name, heard in (llm.get("instances") or {}).items():
+            if name not in instances or (heard.get("last_seen") or 0) > (instances[name].get("last_seen") or 0):
+                instances[name] = heard
     counters: dict[str, int] = {}
     for s in states:
         for key, n in s.get("counters", {}).items():
@@ -69,16 +70,20 @@ def build(states: list[dict[str, Any]], web: list[dict[str, Any]], now: float | 
         },
         "workers": workers,
         "llm_service": {
-            "online": any(l.get("online") for l in llm_seen),
-            "service": next((l.get("service") for l in llm_seen if l.get("service")), None),
+            "online": any(seen.get("online") for seen in llm_seen),
+            "service": next((seen.get("service") for seen in llm_seen if seen.get("service")), None),
             "last_seen": _iso(last_seen),
             "seconds_ago": _ago(now, last_seen),
-            "instances": {name: {"online": bool(seen.get("online")), "seconds_ago": _ago(now, seen.get("last_seen"))}
-                          for name, seen in sorted(instances.items())},
+            "instances": {
+                name: {"online": bool(seen.get("online")), "seconds_ago": _ago(now, seen.get("last_seen"))}
+                for name, seen in sorted(instances.items())
+            },
         },
         "probe": {
-            "last_rtt_ms": min((s["probe"]["last_rtt_ms"] for s in connected
-                                if s.get("probe", {}).get("last_rtt_ms") is not None), default=None),
+            "last_rtt_ms": min(
+                (s["probe"]["last_rtt_ms"] for s in connected if s.get("probe", {}).get("last_rtt_ms") is not None),
+                default=None,
+            ),
             "failures": sum(s.get("counters", {}).get("probe_failures", 0) for s in states),
         },
         "breaker": {s["client_id"]: s.get("breaker", {}).get("state") for s in states},
@@ -93,7 +98,9 @@ def _warnings(states: list[dict[str, Any]]) -> list[str]:
     found = []
     anonymous = sorted(s["client_id"] for s in states if s.get("broker_auth") is False)
     if anonymous:
-        found.append(f"Worker(s) {', '.join(anonymous)} connect to the MQTT broker without a user name: whoever "
-                     "can reach the broker can read every chat and forge answers. Give it passwords and the ACL "
-                     "(deploy/mosquitto/) and set MQTT_USERNAME and MQTT_PASSWORD.")
+        found.append(
+            f"Worker(s) {', '.join(anonymous)} connect to the MQTT broker without a user name: whoever "
+            "can reach the broker can read every chat and forge answers. Give it passwords and the ACL "
+            "(deploy/mosquitto/) and set MQTT_USERNAME and MQTT_PASSWORD."
+        )
     return found

@@ -1,4 +1,5 @@
 """Prometheus exposition built from the shared state of every worker and web process (see portal/telemetry.py)."""
+
 from __future__ import annotations
 
 import time
@@ -13,35 +14,52 @@ from portal.telemetry import DURATION_BUCKETS
 class SnapshotCollector:
     """Yields metric families from one snapshot (read from Redis just before rendering)."""
 
-    def __init__(self, states: list[dict[str, Any]], web: list[dict[str, Any]], outcomes: dict[str, int],
-                 duration: dict[str, float], now: float):
+    def __init__(
+        self,
+        states: list[dict[str, Any]],
+        web: list[dict[str, Any]],
+        outcomes: dict[str, int],
+        duration: dict[str, float],
+        now: float,
+    ):
         self.states, self.web, self.outcomes, self.duration, self.now = states, web, outcomes, duration, now
 
     def collect(self):
         per_worker = {
-            "connected": GaugeMetricFamily("portal_mqtt_connected", "1 if the worker is connected to the broker",
-                                           labels=["worker"]),
-            "reconnects": CounterMetricFamily("portal_mqtt_reconnects", "Reconnections after a lost connection",
-                                              labels=["worker"]),
-            "attempts": GaugeMetricFamily("portal_mqtt_reconnect_attempts",
-                                          "Consecutive failed reconnect attempts in progress", labels=["worker"]),
+            "connected": GaugeMetricFamily(
+                "portal_mqtt_connected", "1 if the worker is connected to the broker", labels=["worker"]
+            ),
+            "reconnects": CounterMetricFamily(
+                "portal_mqtt_reconnects", "Reconnections after a lost connection", labels=["worker"]
+            ),
+            "attempts": GaugeMetricFamily(
+                "portal_mqtt_reconnect_attempts", "Consecutive failed reconnect attempts in progress", labels=["worker"]
+            ),
             "sent": CounterMetricFamily("portal_mqtt_messages_sent", "MQTT messages published", labels=["worker"]),
-            "received": CounterMetricFamily("portal_mqtt_messages_received", "MQTT messages received by kind",
-                                            labels=["worker", "kind"]),
-            "pending": GaugeMetricFamily("portal_chat_pending_requests", "Chat requests waiting for a reply",
-                                         labels=["worker"]),
-            "rtt": GaugeMetricFamily("portal_mqtt_probe_rtt_seconds", "Last broker probe round trip",
-                                     labels=["worker"]),
-            "probe_failures": CounterMetricFamily("portal_mqtt_probe_failures", "Probes that never came back",
-                                                  labels=["worker"]),
-            "activity": GaugeMetricFamily("portal_mqtt_last_activity_age_seconds", "Seconds since the last MQTT traffic",
-                                          labels=["worker"]),
-            "heartbeat": GaugeMetricFamily("portal_worker_heartbeat_age_seconds", "Seconds since the worker's heartbeat",
-                                           labels=["worker"]),
-            "breaker": GaugeMetricFamily("portal_llm_breaker_open", "1 while the LLM circuit breaker is open",
-                                         labels=["worker"]),
-            "llm": GaugeMetricFamily("portal_llm_online", "1 if the worker sees the LLM service online",
-                                     labels=["worker"]),
+            "received": CounterMetricFamily(
+                "portal_mqtt_messages_received", "MQTT messages received by kind", labels=["worker", "kind"]
+            ),
+            "pending": GaugeMetricFamily(
+                "portal_chat_pending_requests", "Chat requests waiting for a reply", labels=["worker"]
+            ),
+            "rtt": GaugeMetricFamily(
+                "portal_mqtt_probe_rtt_seconds", "Last broker probe round trip", labels=["worker"]
+            ),
+            "probe_failures": CounterMetricFamily(
+                "portal_mqtt_probe_failures", "Probes that never came back", labels=["worker"]
+            ),
+            "activity": GaugeMetricFamily(
+                "portal_mqtt_last_activity_age_seconds", "Seconds since the last MQTT traffic", labels=["worker"]
+            ),
+            "heartbeat": GaugeMetricFamily(
+                "portal_worker_heartbeat_age_seconds", "Seconds since the worker's heartbeat", labels=["worker"]
+            ),
+            "breaker": GaugeMetricFamily(
+                "portal_llm_breaker_open", "1 while the LLM circuit breaker is open", labels=["worker"]
+            ),
+            "llm": GaugeMetricFamily(
+                "portal_llm_online", "1 if the worker sees the LLM service online", labels=["worker"]
+            ),
         }
         for s in self.states:
             w = [s["client_id"]]
@@ -76,8 +94,9 @@ class SnapshotCollector:
 
         buckets = [(repr(b), self.duration.get(repr(b), 0.0)) for b in DURATION_BUCKETS]
         buckets.append(("+Inf", self.duration.get("+Inf", 0.0)))
-        histogram = HistogramMetricFamily("portal_chat_request_duration_seconds",
-                                          "Chat request duration, from the web process's view")
+        histogram = HistogramMetricFamily(
+            "portal_chat_request_duration_seconds", "Chat request duration, from the web process's view"
+        )
         histogram.add_metric([], buckets=buckets, sum_value=self.duration.get("sum", 0.0))
         yield histogram
 

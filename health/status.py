@@ -1,4 +1,5 @@
 """Pure evaluation of the workers' shared state into healthy / degraded / unhealthy (no Django import)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,12 +1,14 @@
 """Health endpoints and the status page. They read the shared state in Redis; they never touch the broker."""
+
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from portal import telemetry
+from portal.api import request_user
 
 from . import details, metrics
 from .access import may_read_details
@@ -15,7 +17,7 @@ from .checks import summary
 
 
 def _iso_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _no_store(response):
@@ -31,10 +33,12 @@ async def health(request):
 
 
 async def _refuse_unless_allowed(request):
-    user = await request.auser()
+    user = await request_user(request)
     if not may_read_details(request, user):
-        response = JsonResponse({"detail": "Staff login or a valid HEALTH_TOKEN bearer token is required."},
-                                status=401 if not user.is_authenticated else 403)
+        response = JsonResponse(
+            {"detail": "Staff login or a valid HEALTH_TOKEN bearer token is required."},
+            status=401 if not user.is_authenticated else 403,
+        )
         response["WWW-Authenticate"] = "Bearer"
         return response
     return None
@@ -48,8 +52,12 @@ async def health_mqtt(request):
         web = await telemetry.web_presence()
     except Exception:  # noqa: BLE001 - Redis down: the summary already says so
         web = []
-    body = {**details.build(states, web), "status": report["status"], "issues": report["issues"],
-            "timestamp": _iso_now()}
+    body = {
+        **details.build(states, web),
+        "status": report["status"],
+        "issues": report["issues"],
+        "timestamp": _iso_now(),
+    }
     return _no_store(JsonResponse(body))
 
 
@@ -67,7 +75,7 @@ async def prometheus_metrics(request):
 
 
 async def status_page(request):
-    user = await request.auser()
+    user = await request_user(request)
     if not (user.is_authenticated and user.is_staff):
         raise Http404  # the page's existence is not advertised to non-staff
     report, states = await summary()
@@ -79,9 +87,13 @@ async def status_page(request):
     except Exception:  # noqa: BLE001
         web, chat_chart, probe_chart = [], chart([], now), chart([], now)
     # Template context processors read the session and messages synchronously.
-    return await sync_to_async(render)(request, "health/status.html", {
-        "report": report,
-        "detail": details.build(states, web, now),
-        "chat_chart": chat_chart,
-        "probe_chart": probe_chart,
-    })
+    return await sync_to_async(render)(
+        request,
+        "health/status.html",
+        {
+            "report": report,
+            "detail": details.build(states, web, now),
+            "chat_chart": chat_chart,
+            "probe_chart": probe_chart,
+        },
+    )

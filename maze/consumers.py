@@ -1,5 +1,6 @@
 """The maze WebSocket `/ws/maze/<game id>/`: game state out to the LLM, hints back to every socket of the game, and
 the play the score is computed from (maze/play.py): each step, each hint's effects, and the finish."""
+
 from __future__ import annotations
 
 import time
@@ -9,10 +10,9 @@ from django.conf import settings
 from portal import ratelimit, telemetry
 from portal.consumers import OwnedObjectConsumer
 from portal.db import run_db
+from portal.http import InvalidInput
 from portal.mqtt import contract, gateway
 from portal.mqtt.topics import hint_base
-
-from portal.http import InvalidInput
 
 from . import engine, protocol, services
 from .play import MAX_STEPS_PER_FRAME, PlayError
@@ -32,7 +32,7 @@ class MazeConsumer(OwnedObjectConsumer):
         self.state_sent_at: float | None = None
         self.game, self.llm_template = await run_db(self._load, user, object_id)
         self.may_write = await run_db(self._may_write, user, self.game)
-        self.play = await run_db(services.play_of, self.game)
+        self.maze = await run_db(services.maze_of, self.game)
         self.group = contract.hint_group(self.game.session_key)
 
     @staticmethod
@@ -54,14 +54,21 @@ class MazeConsumer(OwnedObjectConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_object(self, message: dict) -> None:
-        handler = {"state": self._on_state, "move": self._on_move, "hint_effects": self._on_hint_effects,
-                   "finish": self._on_finish}.get(message.get("type"))
+        handler = {
+            "state": self._on_state,
+            "move": self._on_move,
+            "hint_effects": self._on_hint_effects,
+            "finish": self._on_finish,
+        }.get(message.get("type"))
         if handler is None:
             await self.send_error(None, "invalid", 'Expected {"type": "state" | "move" | "hint_effects" | "finish"}.')
             return
         if not self.may_write:
-            await self.send_error(None, "read_only", "Staff may watch this game but play it only with the "
-                                                      "'maze.write_others_games' permission.")
+            await self.send_error(
+                None,
+                "read_only",
+                "Staff may watch this game but play it only with the 'maze.write_others_games' permission.",
+            )
             return
         await handler(message)
 
@@ -69,8 +76,10 @@ class MazeConsumer(OwnedObjectConsumer):
     def _ms_since_start(self) -> int:
         return int((time.time() - self.game.started_at.timestamp()) * 1000)
 
-    async def _save_play(self) -> None:
-        await run_db(services.play_save, game_id=self.game.id, play=self.play.to_json())
+    async def _change_play(self, change):
+        """`change(play)` on the game's one stored record (maze/services.play_change), not on a copy of this
+        socket's: another tab of the game, or a staff member watching it, never undoes what this one recorded."""
+        return await run_db(services.play_change, game_id=self.game.id, maze=self.maze, change=change)
 
     async def _on_move(self, message: dict) -> None:
         """`{"type": "move", "steps": [{"dir": "up", "counts": true}, ...]}`: the steps one move tried, in order."""
@@ -78,23 +87,28 @@ class MazeConsumer(OwnedObjectConsumer):
         if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS_PER_FRAME:
             await self.send_error(None, "invalid", f"'steps' must list 1 to {MAX_STEPS_PER_FRAME} steps.")
             return
-        try:
-            for step in steps:
-                if not isinstance(step, dict):
-                    raise PlayError("each step must be an object")
-                self.play.step(step.get("dir"), step.get("counts") is True, self._ms_since_start())
-        except PlayError as exc:
-            await self.send_error(None, "invalid_play", str(exc))
-        await self._save_play()
+        at_ms = self._ms_since_start()
+
+        def walk(play):
+            try:
+                for step in steps:
+                    if not isinstance(step, dict):
+                        raise PlayError("each step must be an object")
+                    play.step(step.get("dir"), step.get("counts") is True, at_ms)
+            except PlayError as exc:
+                return str(exc)  # the steps before it stay recorded, as the browser made them
+            return None
+
+        if error := await self._change_play(walk):
+            await self.send_error(None, "invalid_play", error)
 
     async def _on_hint_effects(self, message: dict) -> None:
         """`{"type": "hint_effects", "hint_id": n, "effects": {"break", "teleport", "spawn", "exit"}}`."""
+        hint_id, effects, at_ms = message.get("hint_id"), message.get("effects"), self._ms_since_start()
         try:
-            self.play.hint_effects(message.get("hint_id"), message.get("effects"), self._ms_since_start())
+            await self._change_play(lambda play: play.hint_effects(hint_id, effects, at_ms))
         except PlayError as exc:
             await self.send_error(None, "invalid_play", str(exc))
-            return
-        await self._save_play()
 
     async def _on_finish(self, message: dict) -> None:
         """`{"type": "finish", "report": {...}}`: after every step of the game on this same socket, so the score is
@@ -103,15 +117,16 @@ class MazeConsumer(OwnedObjectConsumer):
         try:
             score = await run_db(self._finish, report if isinstance(report, dict) else None)
         except InvalidInput as exc:
-            await self.send_json({"type": "error", "code": "invalid", "detail": exc.detail, "field": exc.field,
-                                  "status": exc.status})
+            await self.send_json(
+                {"type": "error", "code": "invalid", "detail": exc.detail, "field": exc.field, "status": exc.status}
+            )
             return
         await self.send_json({"type": "finished", "score": score})
 
     def _finish(self, report: dict | None) -> dict:
         if report is None:
             raise InvalidInput("'report' must be an object.", field="report")
-        score = services.game_finish(game=self.game, report_data=report, play=self.play.to_json())
+        score = services.game_finish(game=self.game, report_data=report)  # scored from the stored record
         return services.score_json(score)
 
     async def _on_state(self, message: dict) -> None:
@@ -122,14 +137,21 @@ class MazeConsumer(OwnedObjectConsumer):
             return
         if not wants_hint and now - self.last_state_at < settings.MAZE_STATE_MIN_INTERVAL:
             return  # throttled on purpose: the next move sends a fresher state anyway
-        if wants_hint and (wait := await ratelimit.retry_after(
-                scope="hint", user_id=self.game.owner_id, limit=ratelimit.Limit.parse(settings.HINT_RATE_LIMIT))):
+        if wants_hint and (
+            wait := await ratelimit.retry_after(
+                scope="hint", user_id=self.game.owner_id, limit=ratelimit.Limit.parse(settings.HINT_RATE_LIMIT)
+            )
+        ):
             await self.send_error(None, "rate_limited", f"Too many hint requests. Please wait {wait} s.")
             return
         try:
             payload = protocol.state_payload(
-                session_key=self.game.session_key, state=message.get("state"), width=self.game.width,
-                height=self.game.height, template=self.llm_template, hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
+                session_key=self.game.session_key,
+                state=message.get("state"),
+                width=self.game.width,
+                height=self.game.height,
+                template=self.llm_template,
+                hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
             )
         except protocol.StateError as exc:
             await self.send_error(None, "invalid", str(exc))
@@ -156,23 +178,30 @@ class MazeConsumer(OwnedObjectConsumer):
         if self.state_sent_at is not None and not check.notice:
             latency_ms = round((event["received_at"] - self.state_sent_at) * 1000, 1)
         hint_id = None
-        if not check.notice and self.play.status == "playing":
-            # Counted and timed by the server; its effects are accepted later only as these validated actions.
-            hint_id = self.play.hint_relayed(check.applied, latency_ms, check.error is not None)
-            await self._save_play()
-        await self.send_json({
-            "type": "hint",
-            "hint_id": hint_id,
-            "hint": event["hint"],
-            "text": check.text,
-            "suggestion": check.suggestion,
-            "notice": check.notice,
-            "error": check.error,
-            "applied": check.applied,
-            "ignored": check.ignored,
-            "received_at": event["received_at"],
-            "server_latency_ms": latency_ms,
-        })
+        if not check.notice and self.may_write:
+            # Counted (once, whichever socket of the game records it first) and timed by the server; its effects
+            # are accepted later only as these validated actions. Watchers' sockets record nothing.
+            def relay(play):
+                if play.status != "playing":
+                    return None
+                return play.hint_relayed(check.applied, latency_ms, check.error is not None, key=event.get("hint_key"))
+
+            hint_id = await self._change_play(relay)
+        await self.send_json(
+            {
+                "type": "hint",
+                "hint_id": hint_id,
+                "hint": event["hint"],
+                "text": check.text,
+                "suggestion": check.suggestion,
+                "notice": check.notice,
+                "error": check.error,
+                "applied": check.applied,
+                "ignored": check.ignored,
+                "received_at": event["received_at"],
+                "server_latency_ms": latency_ms,
+            }
+        )
 
     async def template_published(self, event):
         self.llm_template = event.get("llm_template")

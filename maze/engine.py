@@ -30,14 +30,16 @@ where path_efficiency = shortest path length (steps from start to exit) / steps 
 (0 when no step was taken). Fractional parts are rounded down to a whole number of points.
 The latency part rewards fast templates: the earlier platform scored hints against a 400 ms budget.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 Cell = tuple[int, int]  # (x, y): x = column, y = row
 Walls = tuple[tuple[bool, ...], ...]
@@ -64,6 +66,7 @@ class Maze:
 
 
 # -- grids -------------------------------------------------------------------------------------------------
+
 
 def _is_int(value: Any) -> bool:
     # bool is a subclass of int in Python; JSON's true/false must never count as 1/0.
@@ -190,6 +193,7 @@ def _in_bounds(cell: Cell, width: int, height: int) -> bool:
 
 # -- generation --------------------------------------------------------------------------------------------
 
+
 def _check_size(name: str, value: Any) -> None:
     if not _is_int(value):
         raise ValueError(f"The maze {name} must be a whole number.")
@@ -205,8 +209,14 @@ def _check_count(name: str, value: Any, high: int) -> None:
         raise ValueError(f"The {name} count must be a whole number from 0 to {high} (got {value!r}).")
 
 
-def generate(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT, *, germ_count: int = 5,
-             pellet_count: int = 8, seed: int | None = None) -> Maze:
+def generate(
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    *,
+    germ_count: int = 5,
+    pellet_count: int = 8,
+    seed: int | None = None,
+) -> Maze:
     """A new maze; the same arguments and seed always give the same maze.
 
     On a board too small for every germ and pellet, as many as fit are placed (germs first).
@@ -232,8 +242,11 @@ def _carve_perfect_maze(width: int, height: int, rng: random.Random) -> list[lis
     stack = [(1, 1)]
     while stack:
         x, y = stack[-1]
-        options = [(x + dx, y + dy) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))
-                   if 0 < x + dx < width - 1 and 0 < y + dy < height - 1 and grid[y + dy][x + dx]]
+        options = [
+            (x + dx, y + dy)
+            for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))
+            if 0 < x + dx < width - 1 and 0 < y + dy < height - 1 and grid[y + dy][x + dx]
+        ]
         if not options:
             stack.pop()
             continue
@@ -251,8 +264,9 @@ def _open_extra_walls(grid: list[list[bool]], rng: random.Random) -> None:
     open 2×2 blocks appear. The border is never touched.
     """
     height, width = len(grid), len(grid[0])
-    candidates = [(x, y) for y in range(1, height - 1) for x in range(1, width - 1)
-                  if grid[y][x] and (x % 2) != (y % 2)]
+    candidates = [
+        (x, y) for y in range(1, height - 1) for x in range(1, width - 1) if grid[y][x] and (x % 2) != (y % 2)
+    ]
     count = min(len(candidates), int(width * height * EXTRA_OPENINGS_PER_CELL))
     for x, y in rng.sample(candidates, count):
         grid[y][x] = False
@@ -300,6 +314,7 @@ def shortest_path_length(maze: Maze) -> int:
 
 
 # -- hints from the LLM service (PROTOCOL.md "Maze hint") ------------------------------------------------------
+
 
 @dataclass
 class HintCheck:
@@ -366,14 +381,16 @@ def _check_path(value: Any, board: _Board) -> list[list[int]]:
             raise _Invalid(f"step {i}: {exc}") from None
         # Only consecutive pairs: the first step need not touch the player (the hint may lag a move behind).
         if steps and abs(cell[0] - steps[-1][0]) + abs(cell[1] - steps[-1][1]) != 1:
-            raise _Invalid(f"step {i} ({cell[0]}, {cell[1]}) is not next to step {i - 1} "
-                           f"({steps[-1][0]}, {steps[-1][1]})")
+            raise _Invalid(
+                f"step {i} ({cell[0]}, {cell[1]}) is not next to step {i - 1} ({steps[-1][0]}, {steps[-1][1]})"
+            )
         steps.append(cell)
     return [list(c) for c in steps]
 
 
 def _point_list(check: Callable[[Any], Cell], limit: int) -> Callable[[Any, _Board, list[str]], list[list[int]]]:
     """Independent targets (walls to break, pellets to spawn...): keep the valid ones, report the others."""
+
     def validate(value: Any, board: _Board, problems: list[str]) -> list[list[int]]:
         if not isinstance(value, list):
             raise _Invalid("must be a list of [x, y] points")
@@ -391,6 +408,7 @@ def _point_list(check: Callable[[Any], Cell], limit: int) -> Callable[[Any, _Boa
         if not kept and value:
             raise _Invalid("no usable point")
         return [list(c) for c in kept]
+
     return validate
 
 
@@ -399,6 +417,7 @@ def _int_in(low: int, high: int, unit: str) -> Callable[[Any, _Board], int]:
         if not _is_int(value) or not low <= value <= high:
             raise _Invalid(f"must be a whole number of {unit} from {low} to {high}")
         return value
+
     return validate
 
 
@@ -434,9 +453,23 @@ _LIST_ACTIONS = {
     "highlight_zone": _point_list(_Board.point, MAX_HIGHLIGHT_ZONE),
 }
 # Checked in this order: breaks first, so a path or teleport through a wall broken by the same hint is fine.
-_ORDER = ("break_wall", "break_walls", "path", "speed_boost_ms", "slow_germs_ms", "freeze_germs_ms",
-          "teleport_player", "spawn_oxygen", "move_exit", "highlight_zone", "highlight_ms", "reveal_map",
-          "show_path", "breaks_remaining", "toggle_autopilot")
+_ORDER = (
+    "break_wall",
+    "break_walls",
+    "path",
+    "speed_boost_ms",
+    "slow_germs_ms",
+    "freeze_germs_ms",
+    "teleport_player",
+    "spawn_oxygen",
+    "move_exit",
+    "highlight_zone",
+    "highlight_ms",
+    "reveal_map",
+    "show_path",
+    "breaks_remaining",
+    "toggle_autopilot",
+)
 ACTION_NAMES = frozenset(_ORDER)
 
 
@@ -514,6 +547,7 @@ def _apply_one(name: str, value: Any, board: _Board, check: HintCheck) -> None:
 
 # -- game reports and scores -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GameReport:
     won: bool
@@ -563,8 +597,9 @@ def _report_latency(data: dict) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ReportError("avg_hint_latency_ms", "'avg_hint_latency_ms' must be a number of milliseconds or null.")
     if not 0 <= value <= MAX_HINT_LATENCY_MS:
-        raise ReportError("avg_hint_latency_ms",
-                          f"'avg_hint_latency_ms' must be from 0 to {MAX_HINT_LATENCY_MS} (got {value}).")
+        raise ReportError(
+            "avg_hint_latency_ms", f"'avg_hint_latency_ms' must be from 0 to {MAX_HINT_LATENCY_MS} (got {value})."
+        )
     return float(value)
 
 
@@ -589,10 +624,16 @@ def validate_report(data: dict, maze: Maze) -> GameReport:
     if won:
         _check_win_is_possible(maze, steps, duration_ms, hinted=hint_count > 0)
     return GameReport(
-        won=won, duration_ms=duration_ms, steps=steps, backtracks=backtracks, collisions=collisions,
-        oxygen_collected=oxygen, hint_count=hint_count,
+        won=won,
+        duration_ms=duration_ms,
+        steps=steps,
+        backtracks=backtracks,
+        collisions=collisions,
+        oxygen_collected=oxygen,
+        hint_count=hint_count,
         # With no hint there is no latency to reward, whatever the browser computed for 0/0.
-        avg_hint_latency_ms=latency if hint_count > 0 else None, mode=mode,
+        avg_hint_latency_ms=latency if hint_count > 0 else None,
+        mode=mode,
     )
 
 
@@ -603,8 +644,11 @@ def _check_win_is_possible(maze: Maze, steps: int, duration_ms: int, *, hinted: 
     if steps < shortest:
         raise ReportError("steps", f"A win takes at least {shortest} steps in this maze (got {steps}).")
     if duration_ms < steps * MIN_MS_PER_STEP:
-        raise ReportError("duration_ms", f"{steps} steps take at least {steps * MIN_MS_PER_STEP} ms "
-                                         f"(nobody moves faster than {1000 // MIN_MS_PER_STEP} cells per second).")
+        raise ReportError(
+            "duration_ms",
+            f"{steps} steps take at least {steps * MIN_MS_PER_STEP} ms "
+            f"(nobody moves faster than {1000 // MIN_MS_PER_STEP} cells per second).",
+        )
 
 
 @dataclass(frozen=True)
@@ -635,7 +679,8 @@ def score(report: GameReport, maze: Maze) -> ScoreBreakdown:
         "win": WIN_BONUS if won else 0,
         # min(): a reported step count can only equal or exceed the shortest path, but never reward beyond 500.
         "efficiency": min(EFFICIENCY_POINTS, EFFICIENCY_POINTS * shortest // report.steps)
-        if won and report.steps > 0 else 0,
+        if won and report.steps > 0
+        else 0,
         "oxygen": OXYGEN_POINTS * report.oxygen_collected,
         "time": max(0, TIME_BUDGET_S * 1000 - report.duration_ms) * TIME_POINTS_PER_S // 1000 if won else 0,
         "germs": GERM_POINTS * len(maze.germs) if won else 0,

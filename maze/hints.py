@@ -3,6 +3,7 @@
 Runs in the worker process, off the MQTT thread, so GET /api/maze/last_hint answers even when no socket of
 that game is open.
 """
+
 from django.utils import timezone
 
 from .models import MazeGame

@@ -1,4 +1,5 @@
 """Maze games and their scores. The maze itself is regenerated from (size, germs, seed) by maze/engine.py."""
+
 import secrets
 
 from django.conf import settings
@@ -21,8 +22,9 @@ class MazeGame(models.Model):
         LOST = "lost", "Lost"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="maze_games")
-    template = models.ForeignKey("prompts.PromptTemplate", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="maze_games")
+    template = models.ForeignKey(
+        "prompts.PromptTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="maze_games"
+    )
     template_version = models.PositiveIntegerField(null=True, blank=True)
     session_key = models.CharField(max_length=64, unique=True, default=new_game_key, editable=False)
     width = models.PositiveSmallIntegerField()
@@ -50,8 +52,9 @@ class Score(models.Model):
     """One per finished game: the server's own computation from validated metrics (formula: maze/engine.py)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="maze_scores")
-    template = models.ForeignKey("prompts.PromptTemplate", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="scores")
+    template = models.ForeignKey(
+        "prompts.PromptTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="scores"
+    )
     game = models.OneToOneField(MazeGame, on_delete=models.CASCADE, related_name="score")
     points = models.IntegerField()
     won = models.BooleanField()

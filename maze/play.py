@@ -14,6 +14,7 @@ each hint it applied. The server replays them on its own copy of the maze (regen
 A finished game's report must agree with this record, and the score is computed from the record alone: a report
 made up without playing (won in one step) scores nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,11 @@ Cell = tuple[int, int]
 
 
 def _cell(value: Any) -> Cell | None:
-    if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         return value[0], value[1]
     return None
 
@@ -63,9 +67,15 @@ class Play:
     won_ms: int | None = None
 
     @classmethod
-    def new(cls, maze: engine.Maze) -> "Play":
-        return cls(width=maze.width, height=maze.height, walls=[list(row) for row in maze.walls],
-                   player=maze.start, exit=maze.exit, pellets=set(maze.pellets))
+    def new(cls, maze: engine.Maze) -> Play:
+        return cls(
+            width=maze.width,
+            height=maze.height,
+            walls=[list(row) for row in maze.walls],
+            player=maze.start,
+            exit=maze.exit,
+            pellets=set(maze.pellets),
+        )
 
     # -- steps -------------------------------------------------------------------------------------------------
     def _floor(self, cell: Cell) -> bool:
@@ -100,9 +110,16 @@ class Play:
             self.status, self.won_ms = "won", at_ms
 
     # -- hints -------------------------------------------------------------------------------------------------
-    def hint_relayed(self, applied: dict, latency_ms: float | None, error: bool) -> int:
-        """A hint went to the game's socket; its id, which the browser names when it reports the effects."""
-        self.hints.append({"applied": applied, "latency_ms": latency_ms, "error": error, "used": False})
+    def hint_relayed(self, applied: dict, latency_ms: float | None, error: bool, key: str | None = None) -> int:
+        """A hint went to the game's sockets; its id, which the browser names when it reports the effects.
+
+        `key` names the hint (the worker gives each one): every socket of the game relays it, and it counts once."""
+        for hint_id, hint in enumerate(self.hints, 1):
+            if key is not None and hint.get("key") == key:
+                if hint["latency_ms"] is None:  # measured by the socket that asked for it, whichever came first
+                    hint["latency_ms"] = latency_ms
+                return hint_id
+        self.hints.append({"applied": applied, "latency_ms": latency_ms, "error": error, "used": False, "key": key})
         return len(self.hints)
 
     def hint_effects(self, hint_id: Any, effects: Any, at_ms: int) -> None:
@@ -124,7 +141,9 @@ class Play:
             if self.breaks_left <= 0 or self._floor(cell) or not (0 < x < self.width - 1 and 0 < y < self.height - 1):
                 raise PlayError(f"the wall at {x}, {y} cannot be broken")
         teleport = _cell(effects.get("teleport")) if effects.get("teleport") is not None else None
-        if effects.get("teleport") is not None and (teleport is None or teleport != _cell(applied.get("teleport_player"))):
+        if effects.get("teleport") is not None and (
+            teleport is None or teleport != _cell(applied.get("teleport_player"))
+        ):
             raise PlayError(f"hint {hint_id} did not teleport the player there")
         spawn = self._cells(effects.get("spawn"), "spawn")
         allowed_spawn = {_cell(c) for c in applied.get("spawn_oxygen") or []}
@@ -174,44 +193,82 @@ class Play:
 
     def disagreement(self, report: engine.GameReport) -> tuple[str, str] | None:
         """(field, plain words) where the browser's report differs from what the server saw; None when it agrees."""
-        seen = {"won": self.status == "won", "steps": self.steps, "backtracks": self.backtracks,
-                "collisions": self.collisions, "oxygen_collected": self.oxygen_collected}
+        seen = {
+            "won": self.status == "won",
+            "steps": self.steps,
+            "backtracks": self.backtracks,
+            "collisions": self.collisions,
+            "oxygen_collected": self.oxygen_collected,
+        }
         for name, value in seen.items():
             if getattr(report, name) != value:
-                return name, (f"The report says {name} = {getattr(report, name)}, but the server saw "
-                              f"{value} in this game.")
+                return name, (
+                    f"The report says {name} = {getattr(report, name)}, but the server saw {value} in this game."
+                )
         # A hint may reach the socket after the game ended in the browser (which then no longer counts it).
         if report.hint_count > self.hint_count:
-            return "hint_count", (f"The report says hint_count = {report.hint_count}, but only {self.hint_count} "
-                                  "hints reached this game.")
+            return "hint_count", (
+                f"The report says hint_count = {report.hint_count}, but only {self.hint_count} hints reached this game."
+            )
         return None
 
     def report(self, mode: str, claimed: engine.GameReport) -> engine.GameReport:
         """The report the score is computed from: the server's record (time by the server's clock)."""
         duration = self.won_ms if self.won_ms is not None else max(self.last_ms, claimed.duration_ms)
         return engine.GameReport(
-            won=self.status == "won", duration_ms=max(1, duration), steps=self.steps, backtracks=self.backtracks,
-            collisions=self.collisions, oxygen_collected=self.oxygen_collected, hint_count=claimed.hint_count,
-            avg_hint_latency_ms=self.avg_hint_latency_ms if claimed.hint_count else None, mode=mode)
+            won=self.status == "won",
+            duration_ms=max(1, duration),
+            steps=self.steps,
+            backtracks=self.backtracks,
+            collisions=self.collisions,
+            oxygen_collected=self.oxygen_collected,
+            hint_count=claimed.hint_count,
+            avg_hint_latency_ms=self.avg_hint_latency_ms if claimed.hint_count else None,
+            mode=mode,
+        )
 
     # -- storage -----------------------------------------------------------------------------------------------
     def to_json(self) -> dict:
         broken = [[x, y] for y, row in enumerate(self.walls) for x, wall in enumerate(row) if not wall]
-        return {"player": list(self.player), "exit": list(self.exit), "pellets": sorted(map(list, self.pellets)),
-                "floor": broken, "previous": list(self.previous) if self.previous else None, "steps": self.steps,
-                "backtracks": self.backtracks, "collisions": self.collisions,
-                "oxygen_collected": self.oxygen_collected, "breaks_left": self.breaks_left, "spawned": self.spawned,
-                "hints": self.hints, "status": self.status, "last_ms": self.last_ms, "won_ms": self.won_ms}
+        return {
+            "player": list(self.player),
+            "exit": list(self.exit),
+            "pellets": sorted(map(list, self.pellets)),
+            "floor": broken,
+            "previous": list(self.previous) if self.previous else None,
+            "steps": self.steps,
+            "backtracks": self.backtracks,
+            "collisions": self.collisions,
+            "oxygen_collected": self.oxygen_collected,
+            "breaks_left": self.breaks_left,
+            "spawned": self.spawned,
+            "hints": self.hints,
+            "status": self.status,
+            "last_ms": self.last_ms,
+            "won_ms": self.won_ms,
+        }
 
     @classmethod
-    def from_json(cls, data: dict, maze: engine.Maze) -> "Play":
+    def from_json(cls, data: dict, maze: engine.Maze) -> Play:
         walls = [[True] * maze.width for _ in range(maze.height)]
         for x, y in data["floor"]:
             walls[y][x] = False
-        return cls(width=maze.width, height=maze.height, walls=walls, player=tuple(data["player"]),
-                   exit=tuple(data["exit"]), pellets={tuple(p) for p in data["pellets"]},
-                   previous=tuple(data["previous"]) if data["previous"] else None, steps=data["steps"],
-                   backtracks=data["backtracks"], collisions=data["collisions"],
-                   oxygen_collected=data["oxygen_collected"], breaks_left=data["breaks_left"],
-                   spawned=data["spawned"], hints=data["hints"], status=data["status"], last_ms=data["last_ms"],
-                   won_ms=data["won_ms"])
+        return cls(
+            width=maze.width,
+            height=maze.height,
+            walls=walls,
+            player=tuple(data["player"]),
+            exit=tuple(data["exit"]),
+            pellets={tuple(p) for p in data["pellets"]},
+            previous=tuple(data["previous"]) if data["previous"] else None,
+            steps=data["steps"],
+            backtracks=data["backtracks"],
+            collisions=data["collisions"],
+            oxygen_collected=data["oxygen_collected"],
+            breaks_left=data["breaks_left"],
+            spawned=data["spawned"],
+            hints=data["hints"],
+            status=data["status"],
+            last_ms=data["last_ms"],
+            won_ms=data["won_ms"],
+        )

@@ -3,6 +3,7 @@
 The browser's grid marks walls with 1; PROTOCOL.md's `visible_map` marks FLOOR with 1. The conversion goes
 through maze.engine explicitly, and tests pin it down, because the earlier platform got it wrong.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,9 @@ def _int(value: Any, name: str, low: int, high: int, default: int) -> int:
     return value
 
 
-def state_payload(*, session_key: str, state: Any, width: int, height: int, template: dict | None,
-                  hint_base: str) -> dict[str, Any]:
+def state_payload(
+    *, session_key: str, state: Any, width: int, height: int, template: dict | None, hint_base: str
+) -> dict[str, Any]:
     """The `maze/state` message for one game from the browser's state; StateError when it is unusable."""
     if not isinstance(state, dict):
         raise StateError("'state' must be an object")

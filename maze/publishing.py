@@ -1,4 +1,5 @@
 """What the maze sends to the LLM service, through the worker (never paho from here)."""
+
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -27,5 +28,6 @@ async def publish_state(payload: dict) -> bool:
 
 async def announce_template(*, session_key: str, summary: dict | None, template: dict | None) -> None:
     """Tell the game's open sockets which template their next state messages must embed."""
-    await get_channel_layer().group_send(contract.hint_group(session_key), {
-        "type": "template.published", "template": summary, "llm_template": template})
+    await get_channel_layer().group_send(
+        contract.hint_group(session_key), {"type": "template.published", "template": summary, "llm_template": template}
+    )

@@ -1,7 +1,10 @@
 """Maze games, scores and the leaderboard: writes and reads, scoped to their owner."""
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import F, Window
@@ -20,12 +23,14 @@ from .play import Play
 
 PELLETS_PER_GAME = 8
 LEADERBOARD_PAGE_SIZE = 20
+T = TypeVar("T")
 
 
 def maze_of(game: MazeGame) -> engine.Maze:
     """The game's maze, regenerated from its seed (the server never trusts the browser's copy)."""
-    return engine.generate(game.width, game.height, germ_count=game.germ_count, pellet_count=PELLETS_PER_GAME,
-                           seed=game.seed)
+    return engine.generate(
+        game.width, game.height, germ_count=game.germ_count, pellet_count=PELLETS_PER_GAME, seed=game.seed
+    )
 
 
 def game_for_user(*, user, game_id: int) -> MazeGame:
@@ -42,12 +47,19 @@ def game_by_key_for_user(*, user, session_key: str) -> MazeGame:
     return game
 
 
-def game_create(*, owner, width: int, height: int, germs: int, mode: str,
-                template: PromptTemplate | None) -> tuple[MazeGame, engine.Maze]:
+def game_create(
+    *, owner, width: int, height: int, germs: int, mode: str, template: PromptTemplate | None
+) -> tuple[MazeGame, engine.Maze]:
     seed = random.SystemRandom().randrange(2**62)
     maze = engine.generate(width, height, germ_count=germs, pellet_count=PELLETS_PER_GAME, seed=seed)
     game = MazeGame.objects.create(
-        owner=owner, width=width, height=height, germ_count=germs, seed=seed, mode=mode, template=template,
+        owner=owner,
+        width=width,
+        height=height,
+        germ_count=germs,
+        seed=seed,
+        mode=mode,
+        template=template,
         template_version=template.version if template else None,
     )
     return game, maze
@@ -82,15 +94,21 @@ def game_json(game: MazeGame) -> dict:
     }
 
 
-def play_of(game: MazeGame) -> Play:
-    """What the server saw of the game so far (a fresh record before the first step)."""
-    maze = maze_of(game)
-    return Play.from_json(game.play, maze) if game.play else Play.new(maze)
+@transaction.atomic
+def play_change(*, game_id: int, maze: engine.Maze, change: Callable[[Play], T]) -> T | None:
+    """Apply `change(play)` to the stored record of a running game and store it; its result (None, changing
+    nothing, once the game is finished: that record is what its score was computed from).
 
-
-def play_save(*, game_id: int, play: dict) -> None:
-    # Only while the game runs: a finished game's record is what its score was computed from.
-    MazeGame.objects.filter(pk=game_id, status=MazeGame.Status.PLAYING).update(play=play)
+    Read and written under the game's row lock: every socket of a game (two tabs, a staff member watching)
+    changes the one stored record, so none can overwrite what another recorded. A PlayError raised by `change`
+    stores nothing of it."""
+    game = MazeGame.objects.select_for_update().filter(pk=game_id, status=MazeGame.Status.PLAYING).first()
+    if game is None:
+        return None
+    play = Play.from_json(game.play, maze) if game.play else Play.new(maze)
+    result = change(play)
+    MazeGame.objects.filter(pk=game_id).update(play=play.to_json())
+    return result
 
 
 @transaction.atomic
@@ -110,8 +128,9 @@ def game_finish(*, game: MazeGame, report_data: dict, play: dict | None = None) 
         raise InvalidInput(f"This game was played in '{game.mode}' mode.", field="mode")
     record = play if play is not None else game.play
     if record is None:
-        raise InvalidInput("The server saw no play of this game: moves are recorded over the game's socket.",
-                           field="steps")
+        raise InvalidInput(
+            "The server saw no play of this game: moves are recorded over the game's socket.", field="steps"
+        )
     seen = Play.from_json(record, maze)
     if (disagreement := seen.disagreement(claimed)) is not None:
         raise InvalidInput(disagreement[1], field=disagreement[0])
@@ -122,18 +141,34 @@ def game_finish(*, game: MazeGame, report_data: dict, play: dict | None = None) 
     game.play = record
     game.save(update_fields=["status", "ended_at", "play"])
     return Score.objects.create(
-        user=game.owner, template=game.template, game=game, points=breakdown.points, won=report.won,
-        duration_ms=report.duration_ms, steps=report.steps, shortest_path=engine.shortest_path_length(maze),
-        path_efficiency=breakdown.path_efficiency, backtracks=report.backtracks, collisions=report.collisions,
-        oxygen_collected=report.oxygen_collected, hint_count=report.hint_count,
-        avg_hint_latency_ms=report.avg_hint_latency_ms, germ_count=game.germ_count, mode=report.mode,
+        user=game.owner,
+        template=game.template,
+        game=game,
+        points=breakdown.points,
+        won=report.won,
+        duration_ms=report.duration_ms,
+        steps=report.steps,
+        shortest_path=engine.shortest_path_length(maze),
+        path_efficiency=breakdown.path_efficiency,
+        backtracks=report.backtracks,
+        collisions=report.collisions,
+        oxygen_collected=report.oxygen_collected,
+        hint_count=report.hint_count,
+        avg_hint_latency_ms=report.avg_hint_latency_ms,
+        germ_count=game.germ_count,
+        mode=report.mode,
         parts=breakdown.parts,
     )
 
 
 def score_json(score: Score) -> dict:
-    return {"points": score.points, "won": score.won, "path_efficiency": round(score.path_efficiency, 3),
-            "parts": score.parts, "duration_ms": score.duration_ms}
+    return {
+        "points": score.points,
+        "won": score.won,
+        "path_efficiency": round(score.path_efficiency, 3),
+        "parts": score.parts,
+        "duration_ms": score.duration_ms,
+    }
 
 
 def leaderboard(*, template_id: int | None, page: int) -> dict:
@@ -141,15 +176,23 @@ def leaderboard(*, template_id: int | None, page: int) -> dict:
     scores = Score.objects.all()
     if template_id is not None:
         scores = scores.filter(template_id=template_id)
-    best = scores.annotate(
-        rank_in_pair=Window(RowNumber(), partition_by=[F("user_id"), F("template_id")],
-                            order_by=[F("points").desc(), F("created_at").asc()])
-    ).filter(rank_in_pair=1).select_related("user", "template").order_by("-points", "created_at", "id")
+    best = (
+        scores.annotate(
+            rank_in_pair=Window(
+                RowNumber(),
+                partition_by=[F("user_id"), F("template_id")],
+                order_by=[F("points").desc(), F("created_at").asc()],
+            )
+        )
+        .filter(rank_in_pair=1)
+        .select_related("user", "template")
+        .order_by("-points", "created_at", "id")
+    )
     total = best.count()
     pages = max(1, -(-total // LEADERBOARD_PAGE_SIZE))
     page = min(max(1, page), pages)
     start = (page - 1) * LEADERBOARD_PAGE_SIZE
-    rows = list(best[start:start + LEADERBOARD_PAGE_SIZE])
+    rows = list(best[start : start + LEADERBOARD_PAGE_SIZE])
     return {
         "results": [
             {

@@ -1,4 +1,5 @@
 """Maze pages and JSON API. Thin: validate, call one service, serialize."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -11,7 +12,6 @@ from prompts.services import template_for_user, template_summary, templates_for_
 
 from . import engine, services, validation
 from .publishing import announce_template, publish_template
-
 
 WRITE_OTHERS = "maze.write_others_games"
 
@@ -34,7 +34,7 @@ def _template_or_none(user, template_id):
 @json_api("POST")
 async def games(request):
     fields = validation.game_create(parse_json_object(request.body))
-    user = await request.auser()
+    user = request.user  # loaded by json_api
 
     def create():
         template = _template_or_none(user, fields.pop("template_id"))
@@ -51,10 +51,11 @@ async def games(request):
 
 @json_api("GET", "PATCH")
 async def game_detail(request, game_id: int):
-    user = await request.auser()
+    user = request.user  # loaded by json_api
     if request.method == "GET":
-        return JsonResponse({"game": await run_db(lambda: services.game_json(
-            services.game_for_user(user=user, game_id=game_id)))})
+        return JsonResponse(
+            {"game": await run_db(lambda: services.game_json(services.game_for_user(user=user, game_id=game_id)))}
+        )
     template_id = validation.template_choice(parse_json_object(request.body))
 
     def switch():
@@ -81,11 +82,13 @@ def game_finish(request, game_id: int):
 def last_hint(request):
     session_key = str_field(request.GET, "session_id", max_length=64, required=True, allow_blank=False)
     game = services.game_by_key_for_user(user=request.user, session_key=session_key)
-    return JsonResponse({
-        "session_id": game.session_key,
-        "hint": game.last_hint,
-        "received_at": game.last_hint_at.isoformat() if game.last_hint_at else None,
-    })
+    return JsonResponse(
+        {
+            "session_id": game.session_key,
+            "hint": game.last_hint,
+            "received_at": game.last_hint_at.isoformat() if game.last_hint_at else None,
+        }
+    )
 
 
 @json_api("GET")

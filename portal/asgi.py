@@ -1,25 +1,21 @@
 """ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-get_asgi_application()  # sets Django up before anything imports models
+django_asgi_app = get_asgi_application()  # first: it sets Django up before anything imports models
 
-from portal.asgi_http import PortalASGIHandler  # noqa: E402
-
-django_asgi_app = PortalASGIHandler()
-
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from accounts.ws_auth import AuthMiddlewareStack  # noqa: E402
+from portal.asgi_headers import SecurityHeaders  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 from portal.ws_origin import SameOriginValidator  # noqa: E402
-
-from portal.asgi_headers import SecurityHeaders  # noqa: E402
 
 # Static files bypass Django's middleware: the same security headers are added to them here.
 http_app = SecurityHeaders(ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app)
@@ -31,9 +27,3 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
-
-from portal import daphne_requests, heap  # noqa: E402
-
-daphne_requests.skip_twisted_form_parsing()
-
-heap.settle(settings.GC_YOUNG_THRESHOLD)

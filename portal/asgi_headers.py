@@ -4,15 +4,18 @@ Static files are served by Django's ASGIStaticFilesHandler outside the middlewar
 Content-Security-Policy and X-Frame-Options every page has. This ASGI wrapper adds each of these headers to a response
 that does not carry it already (Django's own responses always do, so nothing of theirs changes).
 """
+
 from __future__ import annotations
 
 from django.conf import settings
 
 
 def security_headers() -> list[tuple[bytes, bytes]]:
-    headers = [(b"x-frame-options", settings.X_FRAME_OPTIONS.encode()),
-               (b"x-content-type-options", b"nosniff"),
-               (b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode())]
+    headers = [
+        (b"x-frame-options", settings.X_FRAME_OPTIONS.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()),
+    ]
     if settings.CONTENT_SECURITY_POLICY:
         headers.append((b"content-security-policy", settings.CONTENT_SECURITY_POLICY.encode()))
     return headers

@@ -1,11 +1,11 @@
 """What every WebSocket of the platform does the same way: owner-only access, bounded JSON frames and a frame
 budget against floods."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 
-from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY
@@ -105,7 +105,9 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse_frame(verdict)
             return
         if text_data is None or len(text_data) > self.max_frame_chars:
-            await self.send_error(None, "invalid", f"Send JSON text frames of at most {self.max_frame_chars} characters.")
+            await self.send_error(
+                None, "invalid", f"Send JSON text frames of at most {self.max_frame_chars} characters."
+            )
             return
         try:
             message = json.loads(text_data)
@@ -119,24 +121,12 @@ class OwnedObjectConsumer(AsyncJsonWebsocketConsumer):
 
     async def _refuse_frame(self, verdict: str) -> None:
         if verdict == throttle.REFUSE_AND_NOTIFY:
-            await self.send_error(None, "rate_limited",
-                                  f"Too many frames: at most {settings.WS_FRAME_RATE:g} per second. Slow down.")
+            await self.send_error(
+                None, "rate_limited", f"Too many frames: at most {settings.WS_FRAME_RATE:g} per second. Slow down."
+            )
         elif verdict == throttle.DISCONNECT and not self.kicked:
             self.kicked = True  # close once; frames already on the wire only wait for the close handshake
             await self.close(code=CLOSE_TOO_MANY_FRAMES)
-
-    async def dispatch(self, message):
-        """Channels' own dispatch, minus the close_old_connections it runs on a thread before every handler.
-
-        That thread hop came with every frame and every group event: a seventh of a web process's CPU under chat
-        load. These sockets touch the database only through portal.db.run_db, whose threads check and recycle
-        their own connections, and through Channels' database_sync_to_async (the login lookup), which closes
-        old connections itself; so there is nothing for it to close.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def load(self, user, object_id: int) -> None:
         raise NotImplementedError

@@ -1,12 +1,15 @@
 """Running ORM code from async code on long-lived threads that keep their database connections.
 
-Django's advice under ASGI is CONN_MAX_AGE=0, because sync views run on a new thread per request and a kept
-connection would be stranded there. Code run through `run_db` (web processes and the worker)
-runs on a few threads that live as long as the process, so those threads keep their connections: opening one
-per call costs a millisecond or more, and with SQLite the close of the last connection checkpoints the WAL
-file to disk (several ms of fsync on every chat turn). A kept connection is dropped when it broke, when a failed
-call left a transaction open, and after POOLED_CONNECTION_MAX_AGE so none lives forever.
+Code run through `run_db` (web processes) or a DbThread (the worker) runs on a few threads that live as long as the
+process, so each keeps its connection, as any management command does: opening one per call would cost a millisecond
+or more, and with SQLite the close of the last connection checkpoints its log to disk. (Django's own advice of
+CONN_MAX_AGE=0 under ASGI is about the threads it starts per request, which these are not.) A waiting chat request
+holds none of them: they are busy only while a query runs.
+
+A kept connection is checked after it sat idle a while (the server may have dropped it: one reconnect, not an
+error), and closed when a call failed and left it unusable.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,42 +23,38 @@ from django.db import DatabaseError, connections, transaction
 
 log = logging.getLogger("portal.db")
 
-POOLED_CONNECTION_MAX_AGE = 600.0  # seconds
+IDLE_CHECK_SECONDS = 30.0  # a connection unused this long is checked (is_usable) before the next call
+_last_use = threading.local()
 
 
-def _recycle_connections() -> None:
-    """Make this thread's connections fit for the next call: broken, dirty or old ones are closed."""
+def _fit_connections() -> None:
+    """Before a call: drop this thread's connections that died while they sat idle."""
     now = time.monotonic()
+    if now - getattr(_last_use, "at", now) > IDLE_CHECK_SECONDS:
+        _close_unusable()
+    _last_use.at = now
+
+
+def _close_unusable() -> None:
     for conn in connections.all(initialized_only=True):
-        if conn.connection is None:
-            continue
-        born = getattr(conn, "_portal_opened_at", None)
-        if born is None:
-            conn._portal_opened_at = born = now
-        dirty = conn.in_atomic_block or not conn.get_autocommit()
-        if dirty or now - born > POOLED_CONNECTION_MAX_AGE or (conn.errors_occurred and not conn.is_usable()):
+        if conn.connection is not None and not conn.is_usable():
             conn.close()
-            conn._portal_opened_at = None
-            continue
-        conn.errors_occurred = False
-        # Django checks the connection (CONN_HEALTH_CHECKS) before its next query: a server that dropped it
-        # while idle costs one reconnect, not an error.
-        conn.health_check_done = False
 
 
 def _call_kept(func, args, kwargs):
-    _recycle_connections()
+    _fit_connections()
     try:
         return func(*args, **kwargs)
-    finally:
-        _recycle_connections()
+    except DatabaseError:
+        _close_unusable()  # a server gone away: the next call opens a fresh connection
+        raise
 
 
 async def run_db(func, *args, **kwargs):
     """Run `func(*args, **kwargs)` on the shared, bounded thread pool rather than a per-request thread.
 
     Connections then live only in those few pool threads: a request that waits 45 s for the LLM holds no
-    thread and no database connection while it waits (the earlier platform exhausted its pool that way).
+    database connection while it waits (the earlier platform exhausted its pool that way).
     """
     return await sync_to_async(_call_kept, thread_sensitive=False)(func, args, kwargs)
 
@@ -91,7 +90,7 @@ class DbThread:
 
     def _drain(self, loop) -> None:
         with self._lock:
-            batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
+            batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             if self._waiting:
                 self._executor.submit(self._drain, loop)  # the rest in a batch of their own, next
             else:
@@ -117,7 +116,7 @@ def _alone(func, kwargs) -> tuple[bool, object]:
 def _run_together(batch: list[tuple]) -> list[tuple[bool, object]]:
     if len(batch) == 1:
         return [_alone(batch[0][0], batch[0][1])]
-    _recycle_connections()
+    _fit_connections()
     outcomes: list[tuple[bool, object]] = []
     try:
         with transaction.atomic():
@@ -128,13 +127,14 @@ def _run_together(batch: list[tuple]) -> list[tuple[bool, object]]:
                 except Exception as exc:  # noqa: BLE001 - its own savepoint is undone; handed to its caller
                     outcomes.append((False, exc))
     except DatabaseError:
+        _close_unusable()
         outcomes = [_alone(func, kwargs) for func, kwargs, _ in batch]
-    finally:
-        _recycle_connections()
     # A database error inside the batch may be the batch's doing (a lock held by an earlier call of it): alone, the
     # call gets the answer it would have got without batching.
-    return [_alone(batch[i][0], batch[i][1]) if not ok and isinstance(value, DatabaseError) else (ok, value)
-            for i, (ok, value) in enumerate(outcomes)]
+    return [
+        _alone(batch[i][0], batch[i][1]) if not ok and isinstance(value, DatabaseError) else (ok, value)
+        for i, (ok, value) in enumerate(outcomes)
+    ]
 
 
 def _settle(batch: list[tuple], outcomes: list[tuple[bool, object]]) -> None:

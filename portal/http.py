@@ -1,4 +1,5 @@
 """Small JSON helpers every API view shares: one error shape, one body parser."""
+
 from __future__ import annotations
 
 import json
@@ -92,8 +93,7 @@ def str_field(
         # PostgreSQL cannot store it (SQLite can): refuse it the same way on both.
         raise InvalidInput(f"'{name}' must not contain NUL characters.", field=name)
     if not is_encodable(value):
-        raise InvalidInput(f"'{name}' must be valid text (it contains a lone surrogate, \\ud800-\\udfff).",
-                           field=name)
+        raise InvalidInput(f"'{name}' must be valid text (it contains a lone surrogate, \\ud800-\\udfff).", field=name)
     return value
 
 

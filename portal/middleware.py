@@ -1,33 +1,32 @@
 """Security headers Django 5.2 does not set by itself."""
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
+from django.utils.decorators import sync_and_async_middleware
 
 
-class ContentSecurityPolicyMiddleware:
+@sync_and_async_middleware
+def ContentSecurityPolicyMiddleware(get_response):  # noqa: N802 - a middleware factory, named like a class
     """Adds settings.CONTENT_SECURITY_POLICY (empty: none). Pages keep scripts in static/js, so 'self' suffices.
 
-    Async-capable on purpose: one sync-only middleware makes Django run every async view through a
-    thread hop, so a waiting chat request would hold a thread.
+    Both modes (Django's documented form): a sync-only middleware would make Django run every async view through
+    a thread hop.
     """
+    policy = settings.CONTENT_SECURITY_POLICY
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.policy = settings.CONTENT_SECURITY_POLICY
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def _add_header(self, response):
-        if self.policy and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.policy
+    def add_header(response):
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
         return response
 
-    def __call__(self, request):
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._add_header(self.get_response(request))
+    if iscoroutinefunction(get_response):
 
-    async def __acall__(self, request):
-        return self._add_header(await self.get_response(request))
+        async def middleware(request):
+            return add_header(await get_response(request))
+
+    else:
+
+        def middleware(request):
+            return add_header(get_response(request))
+
+    return middleware

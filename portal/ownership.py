@@ -4,6 +4,7 @@ Staff may read any user's chats, templates and games; writing into them (a messa
 an explicit permission as well (`chatbot.write_others_chats`, `prompts.write_others_templates`,
 `maze.write_others_games`; superusers have every permission), and a message so written is marked with who sent it.
 """
+
 from django.core.exceptions import PermissionDenied
 
 
@@ -24,5 +25,6 @@ def owner_filter(user, owner_field: str = "owner") -> dict:
 def check_may_write(user, owner_id: int, permission: str, what: str) -> None:
     """The owner writes; anyone else (staff, who could open it) only with `permission`: else PermissionDenied."""
     if owner_id != user.pk and not user.has_perm(permission):
-        raise PermissionDenied(f"Staff may read other users' {what} but write into them only with the "
-                               f"'{permission}' permission.")
+        raise PermissionDenied(
+            f"Staff may read other users' {what} but write into them only with the '{permission}' permission."
+        )

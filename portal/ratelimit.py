@@ -1,4 +1,5 @@
 """Per-user rate limits kept in Redis (fixed windows), so every web process counts against the same budget."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,8 @@ class Limit:
     seconds: int
 
     @classmethod
-    def parse(cls, text: str) -> "Limit":
-        """"30/60" = 30 per 60 seconds; "0" or "" = unlimited."""
+    def parse(cls, text: str) -> Limit:
+        """ "30/60" = 30 per 60 seconds; "0" or "" = unlimited."""
         if not text or text.strip() == "0":
             return cls(0, 1)
         count, _, seconds = text.partition("/")

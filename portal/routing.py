@@ -1,4 +1,5 @@
 """WebSocket routes: assembled from what the apps export."""
+
 from django.urls import re_path
 
 from chatbot.routing import websocket_urlpatterns as chat_routes

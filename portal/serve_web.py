@@ -3,6 +3,7 @@
 The same as `python -m daphne ...` (same arguments, same server) except that the loop policy is set first:
 daphne builds its loop the moment `daphne.server` is imported, and its command line offers no way to choose one.
 """
+
 from __future__ import annotations
 
 import os

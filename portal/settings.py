@@ -1,4 +1,5 @@
 """Prompt Portal settings: every value comes from the environment (see .env.example and docs/operations.md)."""
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,27 +42,21 @@ INSTALLED_APPS = [
     "health",
 ]
 
-# Django's security, session, common, CSRF, auth, messages and clickjacking middleware, with their hooks run on
-# the event loop instead of one thread hop each (portal/async_middleware.py).
 MIDDLEWARE = [
-    "portal.async_middleware.SecurityMiddleware",
-    "portal.async_middleware.SessionMiddleware",
-    "portal.async_middleware.CommonMiddleware",
-    "portal.async_middleware.CsrfViewMiddleware",
-    "portal.async_middleware.AuthenticationMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.BearerTokenMiddleware",
-    "portal.async_middleware.MessageMiddleware",
-    "portal.async_middleware.XFrameOptionsMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     # Last, so it sees the lockout flag AxesBackend set while the login view authenticated.
     "axes.middleware.AxesMiddleware",
 ]
 
-# security.W001-W003 look for Django's security, clickjacking and CSRF middleware by their exact paths; ours are
-# subclasses (async_middleware.py), and portal/checks.py runs the deploy checks those would have enabled.
-SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
-
-# --- Deployment security (see docs/deployment.md, "Production settings") ----------------------------------------------------------
+# --- Deployment security (see docs/deployment.md, "Production settings") -----------------------------------------
 CONTENT_SECURITY_POLICY = env.str(
     "CONTENT_SECURITY_POLICY",
     default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -128,10 +123,9 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes refuses a locked-out username/address pair before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    # The model backend whose per-request user lookup in async views uses the shared pool (accounts/backends.py).
-    "accounts.backends.PooledModelBackend",
-    # Sessions that logged in before PooledModelBackend existed name this one; keep them valid.
     "django.contrib.auth.backends.ModelBackend",
+    # Sessions that logged in while this project had a backend of its own name it; it is Django's, unchanged.
+    "accounts.backends.PooledModelBackend",
 ]
 # Login throttling (django-axes): this many failed logins for one username from one address lock that pair
 # out (HTTP 429) for the cool-off. Pairing the two keeps one attacker from locking a victim out everywhere.
@@ -176,18 +170,19 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # Redis pub/sub: a send is one PUBLISH and a receive is pushed to the subscriber, against four to six
-            # round trips per message for channels_redis.core's sorted-set queues; a chat turn crosses the layer
-            # three times, and the publishes that pile up in a process go out together (portal/channel_layer.py).
-            # Nothing is queued for a channel nobody reads, which every sender here expects: chat requests go to
-            # a worker chosen among the live ones and are answered 503 if it does not acknowledge within
+            # channels-redis's pub/sub layer: a send is one PUBLISH and a receive is pushed to the subscriber,
+            # against four to six round trips per message for its sorted-set layer (a chat turn crosses the layer
+            # three times). Nothing is queued for a channel nobody reads, which every sender here expects: chat
+            # requests go to a live worker and are answered 503 if it does not acknowledge within
             # CHAT_ACCEPT_TIMEOUT; replies and hints are stored before they are sent.
-            "BACKEND": "portal.channel_layer.CoalescingPubSubChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 # Several URLs shard the layer: each channel and group lives on one server, by a consistent hash
                 # of its name. Shared worker state and rate limits stay on REDIS_URL.
-                "hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 3}
-                          for url in [u for u in env.list("CHANNEL_LAYER_REDIS_URLS", default=[]) if u] or [REDIS_URL]],
+                "hosts": [
+                    {"address": url, "socket_timeout": 15, "socket_connect_timeout": 3}
+                    for url in [u for u in env.list("CHANNEL_LAYER_REDIS_URLS", default=[]) if u] or [REDIS_URL]
+                ],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="portal"),
             },
         }
@@ -195,9 +190,6 @@ if REDIS_URL:
 else:
     # Single-process unit tests only: the in-memory layer cannot cross processes.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-# Database sessions whose per-request read from async views runs on the shared pool (accounts/session_store.py).
-SESSION_ENGINE = "accounts.session_store"
 
 # --- MQTT link (portal/mqtt) ------------------------------------------------------------------------------
 MQTT = {
@@ -232,11 +224,6 @@ MQTT = {
 }
 
 # --- Long-running processes -----------------------------------------------------------------------------
-# Allocations between two young-generation collections in daphne and the worker (CPython's default is 700);
-# see portal/heap.py for what a higher value saves and bench/memory_soak.py for what it costs in memory.
-GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=700)
-if GC_YOUNG_THRESHOLD < 1:
-    raise ImproperlyConfigured(f"GC_YOUNG_THRESHOLD must be at least 1, not {GC_YOUNG_THRESHOLD}.")
 # uvloop or asyncio: the event loop of daphne (started by portal/serve_web.py) and the worker (portal/event_loop.py).
 EVENT_LOOP = env.str("EVENT_LOOP", default="uvloop")
 if EVENT_LOOP not in ("uvloop", "asyncio"):

@@ -8,6 +8,7 @@ Counts live in Redis, one hash per user with a field per web process (telemetry.
 died without closing its sockets stops publishing its presence (portal/telemetry.py), and its field is then
 dropped, so a crash never locks a user out.
 """
+
 from __future__ import annotations
 
 import logging

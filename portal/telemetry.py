@@ -6,6 +6,7 @@ and workers here may run on several machines, so every process adds its numbers 
 the totals. Each write is one pipelined round trip, off the request's critical path; chat numbers are gathered
 for a moment and written together.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,8 @@ import time
 
 from django.conf import settings
 
-from portal.mqtt.shared_state import LATENCY_SAMPLES, MAX_LATENCY_SAMPLES as MAX_SAMPLES, redis_client
+from portal.mqtt.shared_state import LATENCY_SAMPLES, redis_client
+from portal.mqtt.shared_state import MAX_LATENCY_SAMPLES as MAX_SAMPLES
 
 log = logging.getLogger("portal.telemetry")
 
@@ -148,8 +150,14 @@ class SocketCounter:
         key = WEB_PRESENCE.format(self.process_id)
         while True:
             self._dirty.clear()
-            body = json.dumps({"websockets": sum(self.counts.values()), "chat": self.counts["chat"],
-                               "hint": self.counts["hint"], "hint_sessions": len(self.hint_sessions)})
+            body = json.dumps(
+                {
+                    "websockets": sum(self.counts.values()),
+                    "chat": self.counts["chat"],
+                    "hint": self.counts["hint"],
+                    "hint_sessions": len(self.hint_sessions),
+                }
+            )
             try:
                 async with redis().pipeline(transaction=False) as pipe:
                     pipe.sadd(WEB_SET, self.process_id)
@@ -160,7 +168,7 @@ class SocketCounter:
             # Publish again on the next change, or at least every interval to keep the key alive.
             try:
                 await asyncio.wait_for(self._dirty.wait(), PRESENCE_INTERVAL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

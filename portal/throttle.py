@@ -4,6 +4,7 @@ without costing anyone else anything.
 Kept in the socket's own memory on purpose (no Redis round trip per frame, no lock, no timer): a flood is a
 property of one connection, and the per-user limits that must hold across processes live in portal/ratelimit.py.
 """
+
 from __future__ import annotations
 
 import time

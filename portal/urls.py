@@ -1,13 +1,18 @@
 """URL routes: assembled from what the apps export."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.urls import api_urlpatterns as tokens_api, page_urlpatterns as account_pages
+from accounts.urls import api_urlpatterns as tokens_api
+from accounts.urls import page_urlpatterns as account_pages
 from accounts.views import home
-from chatbot.urls import api_urlpatterns as chat_api, page_urlpatterns as chat_pages
+from chatbot.urls import api_urlpatterns as chat_api
+from chatbot.urls import page_urlpatterns as chat_pages
 from health.urls import urlpatterns as health_urls
-from maze.urls import api_urlpatterns as maze_api, page_urlpatterns as maze_pages
-from prompts.urls import api_urlpatterns as templates_api, page_urlpatterns as templates_pages
+from maze.urls import api_urlpatterns as maze_api
+from maze.urls import page_urlpatterns as maze_pages
+from prompts.urls import api_urlpatterns as templates_api
+from prompts.urls import page_urlpatterns as templates_pages
 
 # Django tries these in order on every request, and resolving costs a few microseconds per pattern tried: the chat
 # API, most of all traffic, comes first (no pattern before it could match its paths).

@@ -6,6 +6,7 @@ Channels' AllowedHostsOriginValidator compares the origin's host with ALLOWED_HO
 scheme), so it let that page in. Here the origin must be the portal's own: the same host and port as the address
 the handshake came to (its Host header, itself one of ALLOWED_HOSTS), or one of CSRF_TRUSTED_ORIGINS exactly.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -41,8 +42,9 @@ def origin_allowed(origin: str, host_header: str) -> bool:
         return False
     # The page's scheme decides the default port of both: behind a TLS proxy the browser says https and the Host
     # header carries no port, which is 443 for both.
-    return _netloc(parts.scheme, parts.hostname, origin_port) == _netloc(parts.scheme, host_parts.hostname or "",
-                                                                           host_port)
+    return _netloc(parts.scheme, parts.hostname, origin_port) == _netloc(
+        parts.scheme, host_parts.hostname or "", host_port
+    )
 
 
 class SameOriginValidator:

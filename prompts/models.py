@@ -2,6 +2,7 @@
 
 A small app of its own so that both feature apps can use templates while never importing each other.
 """
+
 from django.conf import settings
 from django.db import models
 

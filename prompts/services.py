@@ -1,4 +1,5 @@
 """Writes and reads of prompt templates, always scoped to their owner."""
+
 from django.http import Http404
 
 from portal.ownership import reachable_by
@@ -20,7 +21,9 @@ def template_for_user(*, user, template_id: int) -> PromptTemplate:
     return template
 
 
-def template_create(*, owner, title: str, content: str, description: str = "", is_active: bool = True) -> PromptTemplate:
+def template_create(
+    *, owner, title: str, content: str, description: str = "", is_active: bool = True
+) -> PromptTemplate:
     return PromptTemplate.objects.create(
         owner=owner, title=title, content=content, description=description, is_active=is_active
     )

@@ -1,4 +1,5 @@
 """Prompt template pages (server-rendered forms) and the JSON API under /api/templates/."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -43,14 +44,21 @@ def _may_write(user, template) -> None:
 def template_edit(request, template_id: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
     _may_write(request.user, template)
-    form = PromptTemplateForm(request.POST or None, initial={
-        "title": template.title, "description": template.description, "content": template.content,
-        "is_active": template.is_active})
+    form = PromptTemplateForm(
+        request.POST or None,
+        initial={
+            "title": template.title,
+            "description": template.description,
+            "content": template.content,
+            "is_active": template.is_active,
+        },
+    )
     if request.method == "POST" and form.is_valid():
         services.template_update(template=template, **form.cleaned_data)
         return redirect("prompt-template", template_id=template.id)
-    return render(request, "prompts/form.html", {"form": form, "template": template},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "prompts/form.html", {"form": form, "template": template}, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -69,8 +77,9 @@ def api_templates(request):
     if request.method == "POST":
         fields = validation.template_fields(parse_json_object(request.body), partial=False)
         return JsonResponse(services.template_json(services.template_create(owner=request.user, **fields)), status=201)
-    return JsonResponse({"templates": [services.template_json(t)
-                                       for t in services.templates_for_user(user=request.user)[:500]]})
+    return JsonResponse(
+        {"templates": [services.template_json(t) for t in services.templates_for_user(user=request.user)[:500]]}
+    )
 
 
 @json_api("GET", "PATCH", "DELETE")

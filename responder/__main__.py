@@ -1,4 +1,5 @@
 """``python -m responder``: parse flags and environment, set up logging, serve until SIGTERM or SIGINT."""
+
 from __future__ import annotations
 
 import logging

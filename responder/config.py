@@ -3,6 +3,7 @@
 Every flag falls back to its environment variable, which falls back to the PROTOCOL.md default, so the service
 runs unconfigured next to a local broker and a deployment configures it with environment variables only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,30 +106,75 @@ _OPTIONS = (
     ("--broker-port", "MQTT_BROKER_PORT", "1883", _port, "MQTT broker port"),
     ("--username", ("RESPONDER_MQTT_USERNAME", "MQTT_USERNAME"), None, str, "MQTT user name (optional)"),
     ("--password", ("RESPONDER_MQTT_PASSWORD", "MQTT_PASSWORD"), None, str, "MQTT password (optional)"),
-    ("--tls", "MQTT_TLS", "false", _boolean,
-     "connect with TLS (true/false); the broker's certificate and host name are always verified"),
+    (
+        "--tls",
+        "MQTT_TLS",
+        "false",
+        _boolean,
+        "connect with TLS (true/false); the broker's certificate and host name are always verified",
+    ),
     ("--tls-ca-file", "MQTT_TLS_CA_FILE", "", _readable_file, "CA bundle for the broker; empty = the system's CAs"),
-    ("--tls-cert-file", ("RESPONDER_MQTT_TLS_CERT_FILE", "MQTT_TLS_CERT_FILE"), "", _readable_file,
-     "client certificate (PEM), for brokers that require one"),
-    ("--tls-key-file", ("RESPONDER_MQTT_TLS_KEY_FILE", "MQTT_TLS_KEY_FILE"), "", _readable_file,
-     "its private key (PEM); empty when it is in the certificate file"),
+    (
+        "--tls-cert-file",
+        ("RESPONDER_MQTT_TLS_CERT_FILE", "MQTT_TLS_CERT_FILE"),
+        "",
+        _readable_file,
+        "client certificate (PEM), for brokers that require one",
+    ),
+    (
+        "--tls-key-file",
+        ("RESPONDER_MQTT_TLS_KEY_FILE", "MQTT_TLS_KEY_FILE"),
+        "",
+        _readable_file,
+        "its private key (PEM); empty when it is in the certificate file",
+    ),
     ("--topic-user-input", "MQTT_TOPIC_USER_INPUT", "prompt_portal/user_input", _topic, "chat requests"),
-    ("--topic-assistant-response", "MQTT_TOPIC_ASSISTANT_RESPONSE", "prompt_portal/assistant_response", _topic,
-     "base topic of chat replies"),
+    (
+        "--topic-assistant-response",
+        "MQTT_TOPIC_ASSISTANT_RESPONSE",
+        "prompt_portal/assistant_response",
+        _topic,
+        "base topic of chat replies",
+    ),
     ("--topic-state", "MQTT_TOPIC_STATE", "maze/state", _topic, "maze game states"),
-    ("--topic-hint", "MQTT_TOPIC_HINT", "maze/hint/+", _hint_topic,
-     "maze hints; the hint base is this without the trailing '/+'"),
-    ("--topic-template", "MQTT_TOPIC_TEMPLATE", "maze/template", _topic,
-     "maze template updates (also <topic>/<sessionId>)"),
+    (
+        "--topic-hint",
+        "MQTT_TOPIC_HINT",
+        "maze/hint/+",
+        _hint_topic,
+        "maze hints; the hint base is this without the trailing '/+'",
+    ),
+    (
+        "--topic-template",
+        "MQTT_TOPIC_TEMPLATE",
+        "maze/template",
+        _topic,
+        "maze template updates (also <topic>/<sessionId>)",
+    ),
     ("--client-id", "RESPONDER_CLIENT_ID", "llm_responder", str, "stable MQTT client id"),
-    ("--projects", "RESPONDER_PROJECTS", "maze prompt_portal", _projects,
-     "projects served (space or comma separated; the first names the status topic)"),
+    (
+        "--projects",
+        "RESPONDER_PROJECTS",
+        "maze prompt_portal",
+        _projects,
+        "projects served (space or comma separated; the first names the status topic)",
+    ),
     ("--status-topic", "RESPONDER_STATUS_TOPIC", None, _topic, "status topic (default: <first project>/status)"),
     ("--status-interval", "RESPONDER_STATUS_INTERVAL", "30", _positive_float, "seconds between online heartbeats"),
-    ("--delay", "RESPONDER_DELAY", "0", _non_negative_float,
-     "artificial delay in seconds before each reply (simulates a slow LLM)"),
-    ("--llm-base-url", "LLM_BASE_URL", "", str,
-     "OpenAI-compatible endpoint including /v1, e.g. http://127.0.0.1:8080/v1; empty = offline mode"),
+    (
+        "--delay",
+        "RESPONDER_DELAY",
+        "0",
+        _non_negative_float,
+        "artificial delay in seconds before each reply (simulates a slow LLM)",
+    ),
+    (
+        "--llm-base-url",
+        "LLM_BASE_URL",
+        "",
+        str,
+        "OpenAI-compatible endpoint including /v1, e.g. http://127.0.0.1:8080/v1; empty = offline mode",
+    ),
     ("--llm-api-key", "LLM_API_KEY", "", str, "bearer token for the LLM endpoint (optional)"),
     ("--llm-model", "LLM_MODEL", "default", str, "model name sent to the LLM endpoint"),
     ("--llm-timeout", "LLM_TIMEOUT", "60", _positive_float, "seconds per LLM call"),
@@ -142,7 +188,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m responder",
         description="Prompt Portal's reference LLM service: answers chat requests and maze states over MQTT "
-                    "(PROTOCOL.md), from an OpenAI-compatible endpoint or, without LLM_BASE_URL, offline.",
+        "(PROTOCOL.md), from an OpenAI-compatible endpoint or, without LLM_BASE_URL, offline.",
         epilog="Every flag defaults to the environment variable shown in brackets.",
     )
     for flag, env_names, default, kind, text in _OPTIONS:
@@ -157,8 +203,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             except argparse.ArgumentTypeError as error:
                 parser.error(f"environment variable {env_name}: {error}")
         # argparse also runs string defaults through `type`, so Settings always hold converted values.
-        parser.add_argument(flag, default=default, type=kind,
-                            help=f"{text} [{' or '.join(env_names)}, default {shown}]")
+        parser.add_argument(
+            flag, default=default, type=kind, help=f"{text} [{' or '.join(env_names)}, default {shown}]"
+        )
     return parser
 
 
@@ -199,8 +246,7 @@ class Settings:
         return not self.llm_base_url
 
     @classmethod
-    def from_env_and_args(cls, argv: Sequence[str] | None = None,
-                          environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env_and_args(cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         args = build_parser(environ).parse_args(argv)
         values = {name: getattr(args, name) for name in cls.__dataclass_fields__ if hasattr(args, name)}

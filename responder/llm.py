@@ -2,6 +2,7 @@
 
 Blocking on purpose: calls run on the service's bounded thread pool, never on the MQTT network thread.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -37,8 +38,14 @@ class LLMClient:
         self.api_key = api_key
         self.timeout = timeout
 
-    def complete(self, messages: list[dict], *, temperature: float | None = None, top_p: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         body: dict = {"model": self.model, "messages": messages}
         for key, value in (("temperature", temperature), ("top_p", top_p), ("max_tokens", max_tokens)):
             if value is not None:

@@ -3,6 +3,7 @@
 As in the deployed service, a session's system prompt is taken only when the session is first seen; the maze
 template topic is the one way to change it afterwards.
 """
+
 from __future__ import annotations
 
 import threading

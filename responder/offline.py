@@ -1,4 +1,5 @@
 """Pure offline answers: a labelled echo for chat (with test hooks) and a shortest-path hint for the maze."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -18,6 +19,7 @@ SIMULATED_FAILURE = "Error: simulated model failure"
 @dataclass(frozen=True)
 class ChatAnswer:
     """`text` None means: never reply. `wait` is extra seconds before replying."""
+
     text: str | None
     wait: float = 0.0
 
@@ -142,7 +144,7 @@ def maze_hint(state: MazeState) -> dict:
     steps = len(path) - 1
     return {
         "hint": _describe(_runs(path)),
-        "path": [[x, y] for x, y in path[1:PATH_STEPS + 1]],
+        "path": [[x, y] for x, y in path[1 : PATH_STEPS + 1]],
         "show_path": True,
         "suggestion": f"The exit is {steps} step{'s' if steps != 1 else ''} away. {_SUGGESTIONS[risk]}",
     }

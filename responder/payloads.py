@@ -1,5 +1,6 @@
 """Pure decoding and validation of what the portal publishes (PROTOCOL.md): chat requests, maze states,
 template updates and forget requests. Every problem is a PayloadError whose text says what is wrong."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def _optional_number(payload: dict, key: str, low: float, high: float) -> float 
     if value is None:
         return None
     # (math.isfinite of an integer too large for a float raises; integers are finite anyway.)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and not math.isfinite(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         raise PayloadError(f"{key} must be a number")
     if not low <= value <= high:
         raise PayloadError(f"{key} must be between {low:g} and {high:g}")
@@ -82,7 +86,7 @@ class ChatRequest:
     max_tokens: int | None = None
 
     @classmethod
-    def parse(cls, payload: dict) -> "ChatRequest":
+    def parse(cls, payload: dict) -> ChatRequest:
         session_id = session_of(payload)
         if session_id is None:
             raise PayloadError("sessionId must be a non-empty string without '/', '+' or '#'")
@@ -140,6 +144,7 @@ Point = tuple[int, int]
 @dataclass(frozen=True)
 class MazeState:
     """A game state with `grid[y][x]` True where the cell is floor (protocol value 1)."""
+
     player: Point
     exit: Point
     grid: tuple[tuple[bool, ...], ...]
@@ -154,10 +159,13 @@ class MazeState:
 def _point(value: object, what: str) -> Point:
     if isinstance(value, dict):
         value = [value.get("x"), value.get("y")]
-    if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         return value[0], value[1]
-    raise PayloadError(f"{what} must be [x, y] or {{\"x\": x, \"y\": y}} with integers")
+    raise PayloadError(f'{what} must be [x, y] or {{"x": x, "y": y}} with integers')
 
 
 def _grid(value: object) -> tuple[tuple[bool, ...], ...]:

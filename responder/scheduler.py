@@ -3,6 +3,7 @@
 Delayed replies wait in a heap served by one thread: a thread (or pool slot) per delayed reply would serialize
 or exhaust under load, while with a heap 1000 replies delayed by 1 s all go out at about 1 s.
 """
+
 from __future__ import annotations
 
 import heapq

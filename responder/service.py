@@ -4,6 +4,7 @@ Nothing slow runs on paho's network thread: offline answers take microseconds, d
 heap and LLM calls run on a bounded pool. Every paho callback is wrapped so that an exception is logged and
 cannot end the network thread.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,25 @@ from .llm import LLMClient, LLMError, hint_from_answer
 from .memory import SessionMemory, Snapshot
 from .offline import OVERLOADED, chat_answer, maze_hint
 from .payloads import (
-    ChatRequest, MazeState, NotAnObject, PayloadError, decode_object, forget_target, parse_maze_state, session_of,
-    template_prompt, template_reset,
+    ChatRequest,
+    MazeState,
+    NotAnObject,
+    PayloadError,
+    decode_object,
+    forget_target,
+    parse_maze_state,
+    session_of,
+    template_prompt,
+    template_reset,
 )
 from .scheduler import BoundedPool, DelayScheduler
 from .topics import (
-    CHAT_PROJECT, CLEAR_HISTORY_BASE, DELETE_SESSION_BASE, MAZE_PROJECT, resolve_reply_topic, split_session_topic,
+    CHAT_PROJECT,
+    CLEAR_HISTORY_BASE,
+    DELETE_SESSION_BASE,
+    MAZE_PROJECT,
+    resolve_reply_topic,
+    split_session_topic,
 )
 
 log = logging.getLogger("responder")
@@ -85,8 +99,12 @@ class Responder:
         self.llm: LLMClient | None = None
         self.pool: BoundedPool | None = None
         if not settings.offline:
-            self.llm = LLMClient(settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key,
-                                 timeout=settings.llm_timeout)
+            self.llm = LLMClient(
+                settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=settings.llm_api_key,
+                timeout=settings.llm_timeout,
+            )
             self.pool = BoundedPool(settings.max_concurrency, MAX_QUEUED_LLM_CALLS)
         self._stopping = False
         self._failed_connects = 0
@@ -97,8 +115,9 @@ class Responder:
     # -- lifecycle -----------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, clean_session=False,
-                             protocol=mqtt.MQTTv311)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=s.client_id, clean_session=False, protocol=mqtt.MQTTv311
+        )
         if s.username:
             client.username_pw_set(s.username, s.password)
         if s.tls:
@@ -120,15 +139,30 @@ class Responder:
         if CHAT_PROJECT in s.projects:
             topics.append(s.topic_user_input)
         if MAZE_PROJECT in s.projects:
-            topics += [s.topic_state, s.topic_template, f"{s.topic_template}/+",
-                       CLEAR_HISTORY_BASE, f"{CLEAR_HISTORY_BASE}/+", DELETE_SESSION_BASE, f"{DELETE_SESSION_BASE}/+"]
+            topics += [
+                s.topic_state,
+                s.topic_template,
+                f"{s.topic_template}/+",
+                CLEAR_HISTORY_BASE,
+                f"{CLEAR_HISTORY_BASE}/+",
+                DELETE_SESSION_BASE,
+                f"{DELETE_SESSION_BASE}/+",
+            ]
         return topics
 
     def start(self) -> None:
         s = self.settings
         mode = f"LLM {s.llm_model} at {s.llm_base_url}" if self.llm else "offline mode"
-        log.info("responder %s serving %s via %s:%s%s, %s, reply delay %g s", s.client_id, ", ".join(s.projects),
-                 s.broker_host, s.broker_port, " (TLS)" if s.tls else "", mode, s.delay)
+        log.info(
+            "responder %s serving %s via %s:%s%s, %s, reply delay %g s",
+            s.client_id,
+            ", ".join(s.projects),
+            s.broker_host,
+            s.broker_port,
+            " (TLS)" if s.tls else "",
+            mode,
+            s.delay,
+        )
         self.scheduler.start()
         if self.pool:
             self.pool.start()
@@ -176,8 +210,13 @@ class Responder:
             self._failed_connects = 0
             self._outage_since = None
             client.reconnect_delay_set(RECONNECT_INTERVAL, RECONNECT_INTERVAL)
-            log.info("connected to %s:%s as %s (session present: %s)", s.broker_host, s.broker_port, s.client_id,
-                     flags.session_present)
+            log.info(
+                "connected to %s:%s as %s (session present: %s)",
+                s.broker_host,
+                s.broker_port,
+                s.client_id,
+                flags.session_present,
+            )
             client.subscribe([(topic, 1) for topic in self.subscriptions()])
             client.publish(s.status_topic, self._status(online=True), qos=1, retain=True)
         except Exception:
@@ -267,8 +306,7 @@ class Responder:
         if message is None or (isinstance(message, str) and not message.strip()):
             log.debug("dropped chat request with an empty message (session %r)", data.get("sessionId"))
             return
-        topic = resolve_reply_topic(data.get("replyTopic"), self.settings.topic_assistant_response,
-                                    session_of(data))
+        topic = resolve_reply_topic(data.get("replyTopic"), self.settings.topic_assistant_response, session_of(data))
         if topic is None:
             raise PayloadError("chat request has neither a valid sessionId nor a valid replyTopic")
         try:
@@ -295,8 +333,12 @@ class Responder:
     def _chat_with_llm(self, request: ChatRequest, topic: str) -> None:
         snapshot = self.memory.open(CHAT_PROJECT, request.session_id, request.system_prompt)
         try:
-            text = self.llm.complete(_conversation(snapshot, request.message), temperature=request.temperature,
-                                     top_p=request.top_p, max_tokens=request.max_tokens)
+            text = self.llm.complete(
+                _conversation(snapshot, request.message),
+                temperature=request.temperature,
+                top_p=request.top_p,
+                max_tokens=request.max_tokens,
+            )
         except LLMError as error:
             # Session ids and content stay out of logs at INFO and above (they identify a user's conversation).
             log.warning("LLM call for a chat request failed: %s", error)

@@ -1,4 +1,5 @@
 """Pure topic logic of PROTOCOL.md: where a reply goes and which session a topic names."""
+
 from __future__ import annotations
 
 CHAT_PROJECT = "prompt_portal"
@@ -37,7 +38,7 @@ def valid_reply_topic(topic: object, base: str) -> bool:
         return False
     if "+" in topic or "#" in topic or "\x00" in topic:
         return False
-    return topic[len(base) + 1:].split("/", 1)[0] != ""
+    return topic[len(base) + 1 :].split("/", 1)[0] != ""
 
 
 def resolve_reply_topic(reply_topic: object, base: str, session_id: str | None) -> str | None:
@@ -55,7 +56,7 @@ def split_session_topic(topic: str, base: str) -> tuple[bool, str | None]:
         return True, None
     prefix = base + "/"
     if topic.startswith(prefix):
-        session_id = valid_session_id(topic[len(prefix):])
+        session_id = valid_session_id(topic[len(prefix) :])
         if session_id is not None:
             return True, session_id
     return False, None

@@ -4,6 +4,7 @@ A Redis that already answers at the configured address is used as it is, and so 
 clients; otherwise this starts one (the broker with passwords and the ACL: scripts/local_broker.py). The
 processes are the same commands a Procfile or systemd would run (see deploy/).
 """
+
 import os
 import socket
 import sys
@@ -44,19 +45,27 @@ def main() -> int:
     mqtt_host, mqtt_port = settings.MQTT["BROKER_HOST"], settings.MQTT["BROKER_PORT"]
     if not answers(mqtt_host, mqtt_port) and mqtt_host in ("127.0.0.1", "localhost", "::1"):
         data = Path(os.environ.get("RUN_DATA_DIR") or ROOT / "var")
-        conf = local_broker.prepare(data / "mosquitto", host=mqtt_host, port=mqtt_port, users={
-            settings.MQTT["USERNAME"]: settings.MQTT["PASSWORD"],
-            os.environ.get("RESPONDER_MQTT_USERNAME", ""): os.environ.get("RESPONDER_MQTT_PASSWORD", ""),
-        })
+        conf = local_broker.prepare(
+            data / "mosquitto",
+            host=mqtt_host,
+            port=mqtt_port,
+            users={
+                settings.MQTT["USERNAME"]: settings.MQTT["PASSWORD"],
+                os.environ.get("RESPONDER_MQTT_USERNAME", ""): os.environ.get("RESPONDER_MQTT_PASSWORD", ""),
+            },
+        )
         manager.add_process("mosquitto", f"mosquitto -c {conf}", env=env)
     elif not answers(mqtt_host, mqtt_port):
         print(f"Waiting for the MQTT broker at {mqtt_host}:{mqtt_port} (the worker keeps trying)")
     elif local_broker.accepts_anonymous(mqtt_host, mqtt_port):
         # Whoever reaches an anonymous broker reads every chat and can forge answers: never run on one.
-        print(f"An MQTT broker that lets anyone in answers at {mqtt_host}:{mqtt_port} (a system mosquitto?). "
-              "Prompt Portal starts its own broker, with passwords: set MQTT_BROKER_PORT in .env to a free port "
-              "(scripts/run writes 1884 on first start), or give that broker passwords and the ACL in "
-              "deploy/mosquitto/.", file=sys.stderr)
+        print(
+            f"An MQTT broker that lets anyone in answers at {mqtt_host}:{mqtt_port} (a system mosquitto?). "
+            "Prompt Portal starts its own broker, with passwords: set MQTT_BROKER_PORT in .env to a free port "
+            "(scripts/run writes 1884 on first start), or give that broker passwords and the ACL in "
+            "deploy/mosquitto/.",
+            file=sys.stderr,
+        )
         return 2
     else:
         print(f"Using the MQTT broker already answering at {mqtt_host}:{mqtt_port} (it refuses anonymous clients)")
@@ -72,8 +81,9 @@ def main() -> int:
 
     # An explicit endpoint for its listen backlog (see deploy/systemd/prompt-portal-web@.service); colons escaped.
     endpoint = f"tcp:port={web_port}:interface={web_host.replace(':', chr(92) + ':')}:backlog=2048"
-    manager.add_process("web", f"{python} -m portal.serve_web -e '{endpoint}' portal.asgi:application",
-                        env=env, cwd=str(ROOT))
+    manager.add_process(
+        "web", f"{python} -m portal.serve_web -e '{endpoint}' portal.asgi:application", env=env, cwd=str(ROOT)
+    )
     manager.add_process("worker", f"{python} manage.py run_mqtt_worker", env=env, cwd=str(ROOT))
     manager.add_process("responder", f"{python} -m responder", env=env, cwd=str(ROOT))
     print(f"Prompt Portal: http://{web_host}:{web_port}/  (Ctrl-C stops everything)")

@@ -6,6 +6,7 @@ scripts/run generated into .env on first start: MQTT_USERNAME/MQTT_PASSWORD for 
 RESPONDER_MQTT_USERNAME/RESPONDER_MQTT_PASSWORD for the LLM service. tests/integration/test_mqtt_security.py runs a
 broker made by this module.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,9 @@ def render(*, host: str, port: int, data_dir: Path, passwd: Path, acl: Path) -> 
         "log_dest syslog": "log_dest stdout",
     }.items():
         if old not in text:
-            raise RuntimeError(f"{old!r} is no longer in deploy/mosquitto/mosquitto.conf: update scripts/local_broker.py")
+            raise RuntimeError(
+                f"{old!r} is no longer in deploy/mosquitto/mosquitto.conf: update scripts/local_broker.py"
+            )
         text = text.replace(old, new)
     return text
 
@@ -40,10 +43,15 @@ def write_passwords(path: Path, users: dict[str, str]) -> None:
     path.unlink(missing_ok=True)
     for n, (user, password) in enumerate(users.items()):
         if not user or not password:
-            raise RuntimeError("the broker needs a user name and password for the portal and for the LLM service "
-                               "(MQTT_USERNAME/MQTT_PASSWORD, RESPONDER_MQTT_USERNAME/RESPONDER_MQTT_PASSWORD)")
-        subprocess.run(["mosquitto_passwd", *(["-c"] if n == 0 else []), "-b", str(path), user, password],
-                       check=True, capture_output=True)
+            raise RuntimeError(
+                "the broker needs a user name and password for the portal and for the LLM service "
+                "(MQTT_USERNAME/MQTT_PASSWORD, RESPONDER_MQTT_USERNAME/RESPONDER_MQTT_PASSWORD)"
+            )
+        subprocess.run(
+            ["mosquitto_passwd", *(["-c"] if n == 0 else []), "-b", str(path), user, password],
+            check=True,
+            capture_output=True,
+        )
     path.chmod(0o600)
 
 

@@ -1,7 +1,8 @@
 """Take the README's screenshot (docs/screenshot.png): the chat page in headless Chromium, on a platform of its own.
 
-    .venv/bin/python scripts/screenshot.py
+.venv/bin/python scripts/screenshot.py
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,16 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.harness.platform import Platform  # noqa: E402
 
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -28,8 +37,9 @@ def main() -> None:
         api = p.client("ada")
         session = api.post("/api/chatbot/sessions", {"preset": "maze_strategist", "title": "Maze strategy"}).json()
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                                         args=ARGS, headless=True)
+            browser = pw.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS, headless=True
+            )
             page = browser.new_page(viewport={"width": 1200, "height": 720})
             page.goto(p.base_url + "/accounts/login/?next=/chat/")
             page.fill("input[name=username]", "ada")

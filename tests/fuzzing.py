@@ -5,6 +5,7 @@ derandomized (the same generated inputs every run, plus each test's @example cas
 run once found). `scripts/fuzz` runs them with fresh random inputs and many more examples to find new faults;
 whatever it finds becomes a fix and an @example, and so part of what CI replays.
 """
+
 import os
 
 from hypothesis import HealthCheck, settings

@@ -3,6 +3,7 @@
 Unit tests run in one process with the in-memory channel layer; integration tests start real processes
 and give them their own environment (tests/harness/platform.py), so nothing here leaks into those.
 """
+
 import os
 
 os.environ.setdefault("DEBUG", "true")

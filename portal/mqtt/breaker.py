@@ -7,6 +7,7 @@ fails many events later (a reply, a timeout). This keeps the same three states w
 closed --N consecutive failures--> open --cool-down--> half_open (one trial request) --success--> closed
                                                                   \\--failure--> open
 """
+
 from __future__ import annotations
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"

@@ -2,14 +2,14 @@
 
 paho is driven from the loop (its "external event loop" mode: loop_read when the socket is readable, loop_write when
 it can take more, loop_misc every half second for keepalive), so a message from the broker is handled on the loop
-the moment it arrives. The earlier form ran paho on a thread of its own and handed each message over: that
-hand-off (a wake-up of the loop through its self-pipe, then the interpreter lock passing between threads) was
-~0.35 ms of every chat turn at concurrency 1, and the thread competed with the database thread for that lock.
+the moment it arrives, with no hand-off from a thread of paho's own (a wake-up of the loop, then the interpreter
+lock passing between threads, on every message; docs/benchmarks.md has the measurement).
 
 Why not paho's loop_start() or loop_forever(): their reconnect has no jitter, cannot cap consecutive failures, and
 waits for a CONNACK without a deadline, so a half-open link through a dead NAT stalls it. This module owns those
 decisions. Only the TCP connect and TLS handshake (blocking in paho, bounded by connect_timeout) run on a thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -109,9 +109,7 @@ class MqttLink:
         if config.tls:
             # paho wraps the socket and runs the handshake inside connect(), bounded by connect_timeout; a
             # certificate that does not verify raises there and is retried on the reconnect schedule.
-            self._client.tls_set_context(
-                tls_context(config.tls_ca_file, config.tls_cert_file, config.tls_key_file)
-            )
+            self._client.tls_set_context(tls_context(config.tls_ca_file, config.tls_cert_file, config.tls_key_file))
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -137,7 +135,7 @@ class MqttLink:
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._task.cancel()
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> bool:
@@ -185,7 +183,7 @@ class MqttLink:
                 self._on_state_cb(False, f"reconnecting (attempt {self.reconnect_attempts})")
                 try:
                     await asyncio.wait_for(self._stop.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             self._close()
@@ -199,8 +197,9 @@ class MqttLink:
         self._drop_reason = ""
         # The TCP connect and the TLS handshake block (each bounded by connect_timeout): on a thread. The loop
         # does not touch the client meanwhile (publish() refuses while not connected).
-        await asyncio.to_thread(self._client.connect, self.config.host, self.config.port,
-                                keepalive=self.config.keepalive)
+        await asyncio.to_thread(
+            self._client.connect, self.config.host, self.config.port, keepalive=self.config.keepalive
+        )
         sock = self._client.socket()
         if isinstance(sock, socket.socket):
             # Small request/reply packets otherwise wait for Nagle's delayed ACK: 40+ ms per round trip.
@@ -213,7 +212,7 @@ class MqttLink:
         while not self._stop.is_set():
             try:
                 await asyncio.wait_for(self._wake.wait(), self.MISC_INTERVAL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if self._stop.is_set():
                 return
@@ -222,7 +221,7 @@ class MqttLink:
             if self._client.socket() is None:
                 raise ConnectionError("connection lost")
             if not self._connected and time.monotonic() > connack_deadline:
-                raise ConnectionError("no CONNACK within %.1f s" % self.config.connect_timeout)
+                raise ConnectionError(f"no CONNACK within {self.config.connect_timeout:.1f} s")
             rc = self._client.loop_misc()  # keepalive: PINGREQ when due, and a dead link closed
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise ConnectionError(paho.error_string(rc))

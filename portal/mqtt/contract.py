@@ -4,6 +4,7 @@ Both sides speak only through the channel layer using these names and event shap
 portal/mqtt/client.py touches paho. Keeping every type string here means a typo is an import error,
 not a message that silently goes nowhere.
 """
+
 from __future__ import annotations
 
 import re

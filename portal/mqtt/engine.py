@@ -18,6 +18,7 @@ A chat turn, in the obvious order:
    sessionId), is stored and delivered, whatever its shape; then the session's next message takes its turn.
    A turn whose reply does not come by its deadline ends with a timeout (its late reply is stored for it alone).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -205,9 +206,15 @@ class WorkerEngine:
         self.probe_topic = f"{m['TOPIC_PROBE'].rstrip('/')}/{client_id}"
         self.hint_topic = m["TOPIC_HINT"]
         self.status_topics = tuple(m["TOPIC_LLM_STATUS"])
-        self.link = link if link is not None else MqttLink(
-            _link_config(config, client_id, self.probe_topic), on_message=self._enqueue_inbound,
-            on_state=self._on_link_state)
+        self.link = (
+            link
+            if link is not None
+            else MqttLink(
+                _link_config(config, client_id, self.probe_topic),
+                on_message=self._enqueue_inbound,
+                on_state=self._on_link_state,
+            )
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> int:
@@ -256,9 +263,15 @@ class WorkerEngine:
         except Exception as exc:  # noqa: BLE001 - Redis may be the thing that is down
             log.warning("could not clear worker state: %s", exc)
         for turn in list(self.turns.values()):
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_SHUTDOWN,
-                detail="The chat service is restarting. Please try again in a moment."), start_next=False)
+            await self._end_turn(
+                turn,
+                contract.error_event(
+                    request_id=turn.request_id,
+                    code=contract.ERROR_SHUTDOWN,
+                    detail="The chat service is restarting. Please try again in a moment.",
+                ),
+                start_next=False,
+            )
         await self._settle(self._background, timeout=1.0)
         for task in others:
             task.cancel()
@@ -367,14 +380,21 @@ class WorkerEngine:
     def _unavailable(self) -> dict[str, Any] | None:
         """Why no request can go to the LLM right now (code, detail, retry_after), or None."""
         if not self._accepting:
-            return {"code": contract.ERROR_SHUTDOWN,
-                    "detail": "The chat service is restarting. Please try again in a moment."}
+            return {
+                "code": contract.ERROR_SHUTDOWN,
+                "detail": "The chat service is restarting. Please try again in a moment.",
+            }
         if not self.link.connected:
-            return {"code": contract.ERROR_UNAVAILABLE,
-                    "detail": "The chat service is not connected to the language model right now. Please try again."}
+            return {
+                "code": contract.ERROR_UNAVAILABLE,
+                "detail": "The chat service is not connected to the language model right now. Please try again.",
+            }
         if self.llm_online() is False:
-            return {"code": contract.ERROR_UNAVAILABLE, "retry_after": 10,
-                    "detail": "The language model is offline right now. Please try again in a moment."}
+            return {
+                "code": contract.ERROR_UNAVAILABLE,
+                "retry_after": 10,
+                "detail": "The language model is offline right now. Please try again in a moment.",
+            }
         return None
 
     async def _on_chat_request(self, event: dict[str, Any]) -> None:
@@ -384,8 +404,13 @@ class WorkerEngine:
             return  # the same request delivered twice: it is already on its way (or was answered)
         timeout = float(event["timeout"])
         turn = ChatTurn(
-            request_id=request_id, session_key=event["session_key"], deadline=now + timeout, created_at=now,
-            timeout=timeout, question=event.get("question") or {}, reply_channel=event.get("reply_channel"),
+            request_id=request_id,
+            session_key=event["session_key"],
+            deadline=now + timeout,
+            created_at=now,
+            timeout=timeout,
+            question=event.get("question") or {},
+            reply_channel=event.get("reply_channel"),
             group=event.get("group"),
         )
         if float(event.get("accept_by", time.time())) < time.time():
@@ -396,11 +421,16 @@ class WorkerEngine:
         refusal = self._unavailable()
         if refusal is None and len(self.turns) >= self.config.pending_max:
             self.runtime.counters.refused_busy += 1
-            refusal = {"code": contract.ERROR_BUSY,
-                       "detail": "Too many requests are waiting for the model. Please try again in a moment."}
+            refusal = {
+                "code": contract.ERROR_BUSY,
+                "detail": "Too many requests are waiting for the model. Please try again in a moment.",
+            }
         elif refusal is None and not self.breaker.allow(now):
-            refusal = {"code": contract.ERROR_UNAVAILABLE, "retry_after": self.breaker.retry_after(now),
-                       "detail": "The language model is not answering right now. Please try again shortly."}
+            refusal = {
+                "code": contract.ERROR_UNAVAILABLE,
+                "retry_after": self.breaker.retry_after(now),
+                "detail": "The language model is not answering right now. Please try again shortly.",
+            }
         if refusal is not None:
             if refusal["code"] != contract.ERROR_BUSY:
                 self.runtime.counters.refused_unavailable += 1
@@ -409,18 +439,26 @@ class WorkerEngine:
         position = self.queues.offer(turn.session_key, turn)
         if position is None:
             self.runtime.counters.refused_session_busy += 1
-            await self._deliver(turn, contract.error_event(
-                request_id=request_id, code=contract.ERROR_SESSION_BUSY, retry_after=5,
-                detail=f"{self.config.session_queue_max} messages of this chat are already waiting for the model. "
-                       "Please wait for their answers."))
+            await self._deliver(
+                turn,
+                contract.error_event(
+                    request_id=request_id,
+                    code=contract.ERROR_SESSION_BUSY,
+                    retry_after=5,
+                    detail=f"{self.config.session_queue_max} messages of this chat are already waiting for the model. "
+                    "Please wait for their answers.",
+                ),
+            )
             return
         self.turns[request_id] = turn
         if position == 0:
             await self._start_turn(turn)
             return
         self.runtime.counters.queued += 1
-        await self._deliver(turn, {"type": contract.CHAT_QUEUED, "request_id": request_id, "position": position,
-                                   "worker": self.client_id})
+        await self._deliver(
+            turn,
+            {"type": contract.CHAT_QUEUED, "request_id": request_id, "position": position, "worker": self.client_id},
+        )
 
     async def _start_turn(self, turn: ChatTurn) -> None:
         """The session's turn is this request's: open it and store the question (the chat app), publish, announce.
@@ -436,14 +474,25 @@ class WorkerEngine:
                 return
             try:
                 begun = await self.run_sync(
-                    self.hooks.begin_chat_turn, question=question, request_id=turn.request_id,
-                    holder=f"{self.client_id}|{self.token}", hold_for=turn.timeout, gone=gone)
+                    self.hooks.begin_chat_turn,
+                    question=question,
+                    request_id=turn.request_id,
+                    holder=f"{self.client_id}|{self.token}",
+                    hold_for=turn.timeout,
+                    gone=gone,
+                )
             except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
                 log.exception("could not store the question of request %s", turn.request_id)
                 self.runtime.counters.refused_unavailable += 1
-                await self._end_turn(turn, contract.error_event(
-                    request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=3,
-                    detail="Your message could not be saved right now. Please try again."))
+                await self._end_turn(
+                    turn,
+                    contract.error_event(
+                        request_id=turn.request_id,
+                        code=contract.ERROR_UNAVAILABLE,
+                        retry_after=3,
+                        detail="Your message could not be saved right now. Please try again.",
+                    ),
+                )
                 return
             if begun is None or "busy" not in begun:
                 break
@@ -460,34 +509,48 @@ class WorkerEngine:
                 await self._cancel_question(turn)
             return
         if begun is None:
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists."))
+            await self._end_turn(
+                turn,
+                contract.error_event(
+                    request_id=turn.request_id, code=contract.ERROR_GONE, detail="This chat session no longer exists."
+                ),
+            )
             return
         if begun.get("notice") is not None:
             self.runtime.counters.new_llm_conversations += 1
         payload = dict(begun["payload"])
         turn.llm_key = str(payload["sessionId"])
-        payload.update(requestId=turn.request_id, clientId=self.client_id,
-                       replyTopic=reply_topic(self.config.response_base, turn.llm_key, self.client_id,
-                                              turn.request_id))
+        payload.update(
+            requestId=turn.request_id,
+            clientId=self.client_id,
+            replyTopic=reply_topic(self.config.response_base, turn.llm_key, self.client_id, turn.request_id),
+        )
         turn.deadline = time.monotonic() + turn.timeout
         self.pending.add(turn)
         if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
             self.pending.pop(turn.request_id)
             await self._cancel_question(turn)  # nobody will answer it: it leaves no question behind
             self.runtime.counters.refused_unavailable += 1
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The chat service lost its connection to the language model. Please try again."))
+            await self._end_turn(
+                turn,
+                contract.error_event(
+                    request_id=turn.request_id,
+                    code=contract.ERROR_UNAVAILABLE,
+                    detail="The chat service lost its connection to the language model. Please try again.",
+                ),
+            )
             return
         try:
-            await self._deliver(turn, {
-                "type": contract.CHAT_ACCEPTED,
-                "request_id": turn.request_id,
-                "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
-                "user_message": begun.get("user_message"),
-                "notice": begun.get("notice"),
-            })
+            await self._deliver(
+                turn,
+                {
+                    "type": contract.CHAT_ACCEPTED,
+                    "request_id": turn.request_id,
+                    "worker": self.client_id,  # so the waiter can tell when this worker dies holding its request
+                    "user_message": begun.get("user_message"),
+                    "notice": begun.get("notice"),
+                },
+            )
         finally:
             turn.announced.set()
 
@@ -500,11 +563,12 @@ class WorkerEngine:
     def _queue_timeout(self, turn: ChatTurn) -> dict[str, Any]:
         self.runtime.counters.queue_timeouts += 1
         return contract.error_event(
-            request_id=turn.request_id, code=contract.ERROR_TIMEOUT,
-            detail="Your earlier messages in this chat took too long to be answered. Please try again.")
+            request_id=turn.request_id,
+            code=contract.ERROR_TIMEOUT,
+            detail="Your earlier messages in this chat took too long to be answered. Please try again.",
+        )
 
-    async def _end_turn(self, turn: ChatTurn, event: dict[str, Any] | None = None, *,
-                        start_next: bool = True) -> None:
+    async def _end_turn(self, turn: ChatTurn, event: dict[str, Any] | None = None, *, start_next: bool = True) -> None:
         """The turn is over (answered, failed, timed out): tell its waiter (`event`), free its session's turn
         and start the session's next message. Safe to call twice."""
         if self.turns.get(turn.request_id) is not turn:
@@ -522,9 +586,15 @@ class WorkerEngine:
             if start_next:
                 self._in_background(self._start_turn(nxt))
             else:
-                await self._end_turn(nxt, contract.error_event(
-                    request_id=nxt.request_id, code=contract.ERROR_SHUTDOWN,
-                    detail="The chat service is restarting. Please try again in a moment."), start_next=False)
+                await self._end_turn(
+                    nxt,
+                    contract.error_event(
+                        request_id=nxt.request_id,
+                        code=contract.ERROR_SHUTDOWN,
+                        detail="The chat service is restarting. Please try again in a moment.",
+                    ),
+                    start_next=False,
+                )
 
     async def _holder_gone(self, holder: str) -> bool:
         """Can the holder of a session's open request ("<client id>|<process token>|<request id>") no longer get
@@ -539,8 +609,9 @@ class WorkerEngine:
         except Exception:  # noqa: BLE001 - cannot tell: wait, as if it were alive
             return False
         interval = self.config.heartbeat_interval
-        return not any(s.get("client_id") == client_id and s.get("instance") == token and is_alive(s, interval)
-                       for s in states)
+        return not any(
+            s.get("client_id") == client_id and s.get("instance") == token and is_alive(s, interval) for s in states
+        )
 
     # -- MQTT -> engine ----------------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:
@@ -596,29 +667,52 @@ class WorkerEngine:
                 self.runtime.counters.hints_unknown += 1  # no such game: never relayed to anyone
                 return
         self.runtime.counters.hints_delivered += 1
-        await self.layer.group_send(contract.hint_group(session_key), {
-            "type": contract.MAZE_HINT, "session_key": session_key, "hint": hint, "received_at": received_at,
-        })
+        await self.layer.group_send(
+            contract.hint_group(session_key),
+            {
+                "type": contract.MAZE_HINT,
+                "session_key": session_key,
+                "hint": hint,
+                "received_at": received_at,
+                "hint_key": uuid.uuid4().hex,  # every socket of the game relays it; the play counts it once
+            },
+        )
 
     async def _on_llm_status(self, status, retained: bool) -> None:
         now = time.time()
         was = self.presence.online(now)
-        if not self.presence.update(service=status.service, online=status.online, ts=status.ts, retained=retained,
-                                    now=now, connected_since=self.runtime.connected_since):
+        if not self.presence.update(
+            service=status.service,
+            online=status.online,
+            ts=status.ts,
+            retained=retained,
+            now=now,
+            connected_since=self.runtime.connected_since,
+        ):
             self.runtime.counters.status_ignored += 1
             return
         online = self.presence.online(now)
         if was != online:
-            log.info("LLM service %s: %s; the LLM is %s", status.service or "?",
-                     "online" if status.online else "offline", "online" if online else "offline")
+            log.info(
+                "LLM service %s: %s; the LLM is %s",
+                status.service or "?",
+                "online" if status.online else "offline",
+                "online" if online else "offline",
+            )
             self._in_background(self._heartbeat())
         if was is True and online is False:
             # The last instance left (its will): nothing in flight will be answered, so say so now.
             for turn in self.pending.all():
                 self.recent.mark_abandoned(turn.request_id, turn.llm_key)
-                await self._end_turn(turn, contract.error_event(
-                    request_id=turn.request_id, code=contract.ERROR_UNAVAILABLE, retry_after=10,
-                    detail="The language model went offline. Please try again in a moment."))
+                await self._end_turn(
+                    turn,
+                    contract.error_event(
+                        request_id=turn.request_id,
+                        code=contract.ERROR_UNAVAILABLE,
+                        retry_after=10,
+                        detail="The language model went offline. Please try again in a moment.",
+                    ),
+                )
 
     async def _on_chat_reply(self, topic: str, payload: bytes, max_bytes: int) -> None:
         address = parse_reply_topic(self.config.response_base, topic)
@@ -647,17 +741,19 @@ class WorkerEngine:
         counters.replies_delivered += 1
         if reply.malformed:
             counters.replies_unreadable += 1
-            log.warning("reply to request %s unreadable (%s): delivered as an error", turn.request_id,
-                        reply.malformed)
+            log.warning("reply to request %s unreadable (%s): delivered as an error", turn.request_id, reply.malformed)
         # Any reply, even one that cannot be shown, proves the model answers: never a failure for the breaker.
         self._breaker_changed(self.breaker.record_success())
-        await self._end_turn(turn, {
-            "type": contract.CHAT_REPLY,
-            "request_id": turn.request_id,
-            "is_error": reply.is_error,
-            "raw_response": reply.text,
-            "assistant_message": stored["message"] if stored else None,
-        })
+        await self._end_turn(
+            turn,
+            {
+                "type": contract.CHAT_REPLY,
+                "request_id": turn.request_id,
+                "is_error": reply.is_error,
+                "raw_response": reply.text,
+                "assistant_message": stored["message"] if stored else None,
+            },
+        )
 
     async def _on_unawaited_reply(self, address, reply: ChatReply) -> None:
         """A reply no request in flight waits for: late (its request timed out), a duplicate, or nobody's."""
@@ -691,8 +787,14 @@ class WorkerEngine:
 
     async def _store_reply(self, request_id: str, reply: ChatReply, session_id: int | None = None) -> dict | None:
         try:
-            return await self.run_sync(self.hooks.store_chat_reply, request_id=request_id, text=reply.text,
-                                       is_error=reply.is_error, metadata=reply.metadata, session_id=session_id)
+            return await self.run_sync(
+                self.hooks.store_chat_reply,
+                request_id=request_id,
+                text=reply.text,
+                is_error=reply.is_error,
+                metadata=reply.metadata,
+                session_id=session_id,
+            )
         except Exception:  # noqa: BLE001 - the user still gets the answer; the failure is logged loudly
             log.exception("could not store the reply to request %s", request_id)
             return None
@@ -717,7 +819,7 @@ class WorkerEngine:
                 next_probe = now + self.config.mqtt["PROBE_INTERVAL"]
                 self._probe(now)
             elif self.runtime.probe.token and now - self.runtime.probe.sent_at > self.config.mqtt["PROBE_TIMEOUT"]:
-                self._probe_failed("no echo within %.1f s" % self.config.mqtt["PROBE_TIMEOUT"])
+                self._probe_failed(f"no echo within {self.config.mqtt['PROBE_TIMEOUT']:.1f} s")
             if now >= next_heartbeat:
                 next_heartbeat = now + self.config.heartbeat_interval
                 await self._heartbeat()
@@ -731,9 +833,14 @@ class WorkerEngine:
             self.runtime.counters.timeouts += 1
             self._breaker_changed(self.breaker.record_failure(now))
             self.recent.mark_abandoned(turn.request_id, turn.llm_key)
-            await self._end_turn(turn, contract.error_event(
-                request_id=turn.request_id, code=contract.ERROR_TIMEOUT,
-                detail="The model did not answer in time. Please try again."))
+            await self._end_turn(
+                turn,
+                contract.error_event(
+                    request_id=turn.request_id,
+                    code=contract.ERROR_TIMEOUT,
+                    detail="The model did not answer in time. Please try again.",
+                ),
+            )
         for turn in self.queues.waiting():
             if turn.deadline <= now:
                 await self._end_turn(turn, self._queue_timeout(turn))
@@ -745,8 +852,11 @@ class WorkerEngine:
 
     def _breaker_changed(self, new_state: str | None) -> None:
         if new_state == OPEN:
-            log.warning("circuit breaker open: %d consecutive timeouts; refusing chat for %.0f s",
-                        self.breaker.consecutive_failures, self.breaker.cooldown)
+            log.warning(
+                "circuit breaker open: %d consecutive timeouts; refusing chat for %.0f s",
+                self.breaker.consecutive_failures,
+                self.breaker.cooldown,
+            )
         elif new_state is not None:
             log.info("circuit breaker %s: the LLM service answers again", new_state)
         if new_state is not None:
@@ -831,8 +941,7 @@ class WorkerEngine:
         try:
             if self.lease is not None and self.exit_code != EXIT_LEASE_LOST:
                 if await self.lease.renew() == RECLAIMED:
-                    log.warning("the lease on client id %s had expired (Redis away?); claimed it again",
-                                self.client_id)
+                    log.warning("the lease on client id %s had expired (Redis away?); claimed it again", self.client_id)
             if self.exit_code != EXIT_LEASE_LOST:
                 await write_worker_state(self.redis, self.snapshot(), ttl=ttl)
         except LeaseLost as exc:

@@ -6,6 +6,7 @@ requests all go to one worker (rendezvous hashing over the workers that can take
 a time in order (portal/mqtt/turns.py); other messages go to the workers in turn. A worker that let a request go
 unacknowledged is passed over until it proves alive again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,8 @@ WORKER_CHECK_INTERVAL = 1.0  # while waiting, how often to check that the worker
 # within a second instead of at the accept deadline.
 ACCEPT_CHECK_INTERVAL = 0.25
 # How long this process stays subscribed to a session's group after its last waiting request ended. A user's next
-# message on the same session then goes out at once instead of after a SUBSCRIBE round trip to Redis (~0.25 ms of
-# a ~7 ms HTTP chat turn at concurrency 1); meanwhile the group's events reach this process and are ignored.
+# message on the same session then goes out at once instead of after a SUBSCRIBE round trip to Redis; meanwhile
+# the group's events reach this process and are ignored.
 GROUP_LINGER_SECONDS = 30.0
 
 
@@ -73,8 +74,11 @@ def _evaluate(states: list[dict[str, Any]]) -> Availability:
     if all(s.get("breaker", {}).get("state") == "open" for s in connected):
         retry = min(int(s["breaker"].get("retry_after", 10)) for s in connected)
         return Availability(False, "The language model is not answering right now. Please try again shortly.", retry)
-    usable = [s for s in connected
-              if s.get("llm", {}).get("online") is not False and s.get("breaker", {}).get("state") != "open"]
+    usable = [
+        s
+        for s in connected
+        if s.get("llm", {}).get("online") is not False and s.get("breaker", {}).get("state") != "open"
+    ]
     return Availability(True, workers=tuple(sorted(s["client_id"] for s in usable or connected)))
 
 
@@ -141,8 +145,10 @@ async def worker_alive(client_id: str, *, accepting: bool = False) -> bool:
     if states is None:
         return True  # cannot tell: keep waiting until the request's own deadline
     interval = settings.WORKER["HEARTBEAT_INTERVAL"]
-    return any(s.get("client_id") == client_id and is_alive(s, interval) and (s.get("accepting", True) or not accepting)
-               for s in states)
+    return any(
+        s.get("client_id") == client_id and is_alive(s, interval) and (s.get("accepting", True) or not accepting)
+        for s in states
+    )
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,9 @@ class ChatOutcome:
     event: dict[str, Any]
     accepted: bool
     user_message: dict[str, Any] | None = None  # the question as the worker stored it on the request's turn
-    notice: dict[str, Any] | None = None  # the history's "new conversation with the model" marker, if this turn began one
+    notice: dict[str, Any] | None = (
+        None  # the history's "new conversation with the model" marker, if this turn began one
+    )
 
 
 async def request_chat(
@@ -169,10 +177,15 @@ async def request_chat(
     availability = await worker_availability()
     worker = choose_worker(availability.workers, session_key) if availability.ok else None
     if worker is None:
-        return ChatOutcome(contract.error_event(
-            request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-            detail=availability.detail or "No chat worker can take the request. Please try again.",
-            retry_after=availability.retry_after or 2), accepted=False)
+        return ChatOutcome(
+            contract.error_event(
+                request_id=request_id,
+                code=contract.ERROR_UNAVAILABLE,
+                detail=availability.detail or "No chat worker can take the request. Please try again.",
+                retry_after=availability.retry_after or 2,
+            ),
+            accepted=False,
+        )
     layer = get_channel_layer()
     dispatcher = _dispatcher(layer)
     reply_channel = await dispatcher.channel()
@@ -186,16 +199,28 @@ async def request_chat(
                 # dispatcher listens there while the request waits: one message per event, not one per listener.
                 await dispatcher.join(group)
                 joined = group
-            await layer.send(worker_channel, contract.chat_request_event(
-                request_id=request_id, session_key=session_key, question=question, timeout=timeout,
-                accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT,
-                reply_channel=None if group else reply_channel, group=group,
-            ))
+            await layer.send(
+                worker_channel,
+                contract.chat_request_event(
+                    request_id=request_id,
+                    session_key=session_key,
+                    question=question,
+                    timeout=timeout,
+                    accept_by=time.time() + settings.CHAT_ACCEPT_TIMEOUT,
+                    reply_channel=None if group else reply_channel,
+                    group=group,
+                ),
+            )
         except Exception as exc:  # noqa: BLE001 - Redis down: a clear 503, never a 500
             log.warning("could not queue chat request %s: %s", request_id, exc)
-            return ChatOutcome(contract.error_event(
-                request_id=request_id, code=contract.ERROR_UNAVAILABLE,
-                detail="The chat service is overloaded or unreachable. Please try again."), accepted=False)
+            return ChatOutcome(
+                contract.error_event(
+                    request_id=request_id,
+                    code=contract.ERROR_UNAVAILABLE,
+                    detail="The chat service is overloaded or unreachable. Please try again.",
+                ),
+                accepted=False,
+            )
         try:
             return await _await_outcome(inbox, request_id, timeout, on_progress, worker)
         except asyncio.CancelledError:
@@ -335,9 +360,9 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, timeout, on_progress,
         remaining = until - loop.time()
         try:
             if remaining <= 0:
-                raise asyncio.TimeoutError
+                raise TimeoutError
             event = await asyncio.wait_for(inbox.get(), min(remaining, check))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if loop.time() < until:
                 if not await worker_alive(worker, accepting=phase == "sent"):
                     if phase == "sent":
@@ -345,9 +370,14 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, timeout, on_progress,
                         detail = "The chat worker stopped before it took your message. Please try again."
                     else:
                         detail = "The chat worker handling your message stopped. Please try again."
-                    return ChatOutcome(contract.error_event(
-                        request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2, detail=detail),
-                        phase == "accepted", user_message, notice)
+                    return ChatOutcome(
+                        contract.error_event(
+                            request_id=request_id, code=contract.ERROR_UNAVAILABLE, retry_after=2, detail=detail
+                        ),
+                        phase == "accepted",
+                        user_message,
+                        notice,
+                    )
                 continue
             if phase == "accepted":
                 code, detail = contract.ERROR_TIMEOUT, "The model did not answer in time. Please try again."
@@ -356,8 +386,12 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, timeout, on_progress,
             else:
                 suspect(worker)  # it never acknowledged: dead, or too busy to take more right now
                 code, detail = contract.ERROR_UNAVAILABLE, "No chat worker took the request. Please try again."
-            return ChatOutcome(contract.error_event(request_id=request_id, code=code, detail=detail),
-                               phase == "accepted", user_message, notice)
+            return ChatOutcome(
+                contract.error_event(request_id=request_id, code=code, detail=detail),
+                phase == "accepted",
+                user_message,
+                notice,
+            )
         kind = event["type"]
         if kind == contract.CHAT_QUEUED:
             phase, until = "queued", loop.time() + timeout + 1.0
@@ -377,8 +411,9 @@ async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:
     if worker is None:
         return False
     try:
-        await get_channel_layer().send(contract.worker_channel(worker),
-                                       contract.publish_event(topic=topic, payload=payload, qos=qos))
+        await get_channel_layer().send(
+            contract.worker_channel(worker), contract.publish_event(topic=topic, payload=payload, qos=qos)
+        )
         return True
     except Exception as exc:  # noqa: BLE001
         log.warning("could not queue a publish to %s: %s", topic, exc)

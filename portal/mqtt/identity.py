@@ -11,6 +11,7 @@ Renewal tells three outcomes apart: still ours (extended), expired meanwhile (Re
 and free (claimed again at once), or taken by someone else (LeaseLost: the worker must stop, or the two would
 fight over one id).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Pure decoding of what the LLM service publishes (PROTOCOL.md "Chat reply", "Maze hint", status)."""
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,12 @@ def parse_chat_reply(payload: bytes, max_bytes: int) -> ChatReply:
 
 
 def _unreadable(reason: str) -> ChatReply:
-    return ChatReply(text=f"The language model sent an answer that cannot be shown ({reason}).", is_error=True,
-                     metadata={"malformed": reason}, malformed=reason)
+    return ChatReply(
+        text=f"The language model sent an answer that cannot be shown ({reason}).",
+        is_error=True,
+        metadata={"malformed": reason},
+        malformed=reason,
+    )
 
 
 @dataclass(frozen=True)

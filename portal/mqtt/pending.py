@@ -3,6 +3,7 @@
 Everything is bounded (past the bound new requests are refused at once) and every turn carries a deadline, so
 nothing can wait forever or pile up in memory.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -16,6 +16,7 @@ What is not believed:
   retained message at every subscribe), and a retained "online" whose `ts` is older than `timeout` (the last
   heartbeat of an instance that is long gone).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,12 +36,18 @@ class LlmPresence:
         self.instances: dict[str, Instance] = {}
         self.ignored = 0  # status messages not believed (see the module docstring)
 
-    def update(self, *, service: str, online: bool, ts: float | None, retained: bool, now: float,
-               connected_since: float | None) -> bool:
+    def update(
+        self, *, service: str, online: bool, ts: float | None, retained: bool, now: float, connected_since: float | None
+    ) -> bool:
         """Take one status message in; True when it was believed."""
         known = self.instances.get(service)
-        if retained and known is not None and known.heard_live_at is not None and connected_since is not None \
-                and known.heard_live_at >= connected_since:
+        if (
+            retained
+            and known is not None
+            and known.heard_live_at is not None
+            and connected_since is not None
+            and known.heard_live_at >= connected_since
+        ):
             self.ignored += 1  # the broker replaying an old message: this connection knows better
             return False
         if not online and known is None:
@@ -72,8 +79,7 @@ class LlmPresence:
             "service": next(iter(sorted(fresh)), next(iter(sorted(self.instances)), "")),
             "last_seen": last_seen,
             "instances": {
-                name: {"online": name in fresh, "last_seen": i.last_seen}
-                for name, i in sorted(self.instances.items())
+                name: {"online": name in fresh, "last_seen": i.last_seen} for name, i in sorted(self.instances.items())
             },
             "ignored": self.ignored,
         }

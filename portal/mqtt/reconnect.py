@@ -6,6 +6,7 @@ the first chat after the broker is back goes out within about one interval, whil
 most 1/interval attempts per second from each worker. A broker that stays away longer is really down: from then on
 the delays double with full jitter up to `max_delay`, so a long outage costs it almost nothing.
 """
+
 from __future__ import annotations
 
 import random

@@ -3,6 +3,7 @@
 Each worker writes one JSON record under `portal:worker:<client id>` with a time-to-live of a few heartbeat
 intervals: a worker that dies (even by SIGKILL) simply stops refreshing it, and its record's age says so.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Pure topic helpers: which topics the worker uses and how reply topics are built and parsed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ def parse_reply_topic(base: str, topic: str) -> ReplyAddress | None:
     prefix = base.rstrip("/") + "/"
     if not topic.startswith(prefix):
         return None
-    segments = topic[len(prefix):].split("/")
+    segments = topic[len(prefix) :].split("/")
     if len(segments) > 3 or not all(_is_plain_segment(s) for s in segments):
         return None
     session_key, client_id, request_id = (segments + [None, None])[:3]
@@ -51,7 +52,7 @@ def session_from_hint_topic(hint_topic: str, topic: str) -> str | None:
     prefix = hint_base(hint_topic) + "/"
     if not topic.startswith(prefix):
         return None
-    rest = topic[len(prefix):]
+    rest = topic[len(prefix) :]
     return rest if _is_plain_segment(rest) and "/" not in rest else None
 
 
@@ -62,7 +63,4 @@ def session_topic(base: str, session_key: str) -> str:
 
 def is_safe_session_key(value: str, max_length: int = 64) -> bool:
     """A session key travels as a topic segment: no wildcards, no separators, bounded length."""
-    return (
-        0 < len(value) <= max_length
-        and all(c.isalnum() or c in "-_." for c in value)
-    )
+    return 0 < len(value) <= max_length and all(c.isalnum() or c in "-_." for c in value)

@@ -6,10 +6,12 @@ messages wait here in arrival order, a bounded few of them (past the bound the s
 workers the same holds through the session's open request in the database (chatbot.services.turn_begin), and the
 web sends a session's messages to one worker (gateway.choose_worker), so they wait here rather than there.
 """
+
 from __future__ import annotations
 
 from collections import deque
-from typing import Generic, Hashable, TypeVar
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -14,6 +14,7 @@ against it:
 
 Every request it receives is appended as one JSON line to --record, for the tests to read.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,7 @@ def main() -> None:
     def status(state: str) -> str:
         return json.dumps({"service": args.client_id, "status": state, "ts": int(time.time())})
 
-    client.will_set(args.status_topic, json.dumps({"service": args.client_id, "status": "offline"}), qos=1,
-                    retain=True)
+    client.will_set(args.status_topic, json.dumps({"service": args.client_id, "status": "offline"}), qos=1, retain=True)
 
     def answer_chat(session_id: str, message: str) -> None:
         time.sleep(args.delay)
@@ -86,8 +86,7 @@ def main() -> None:
             c.publish(f"maze/hint/{data['sessionId']}", json.dumps({"hint": f"prompt: {prompt}"}), qos=1)
 
     def on_connect(c, userdata, flags, reason_code, properties) -> None:
-        c.subscribe([("prompt_portal/user_input", 1), ("maze/state", 1), ("maze/template/#", 1),
-                     ("maze/template", 1)])
+        c.subscribe([("prompt_portal/user_input", 1), ("maze/state", 1), ("maze/template/#", 1), ("maze/template", 1)])
         c.publish(args.status_topic, status("online"), qos=1, retain=True)
 
     client.on_message = on_message

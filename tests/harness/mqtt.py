@@ -1,4 +1,5 @@
 """A plain paho client for tests that play the LLM service's part on the wire."""
+
 from __future__ import annotations
 
 import queue
@@ -10,8 +11,9 @@ from .procs import wait_until
 
 
 class MqttPeer:
-    def __init__(self, port: int, client_id: str = "", subscribe: tuple[str, ...] = (), *, username: str = "",
-                 password: str = ""):
+    def __init__(
+        self, port: int, client_id: str = "", subscribe: tuple[str, ...] = (), *, username: str = "", password: str = ""
+    ):
         self.messages: queue.Queue = queue.Queue()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if username:

@@ -1,4 +1,5 @@
 """The whole platform as real processes: broker, Redis, migrated database, daphne, worker, responder."""
+
 from __future__ import annotations
 
 import json
@@ -34,30 +35,32 @@ class Platform:
     # -- environment ---------------------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MQTT_", "DJANGO_", "CHAT_", "WORKER_"))}
-        env.update({
-            "DEBUG": "false",
-            "SECRET_KEY": "integration-tests-secret-key-not-for-production",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": self.postgres.url if self.postgres else f"sqlite:///{self.db_path}",
-            "REDIS_URL": self.redis.url,
-            "MQTT_BROKER_HOST": "127.0.0.1",
-            "MQTT_BROKER_PORT": str(self.broker.port),
-            "MQTT_KEEPALIVE": "5",
-            "MQTT_RECONNECT_INTERVAL": "0.1",
-            "MQTT_RECONNECT_MAX_DELAY": "1",
-            "MQTT_PROBE_INTERVAL": "1",
-            "MQTT_PROBE_TIMEOUT": "2",
-            "WORKER_HEARTBEAT_INTERVAL": "0.5",
-            "CHAT_REPLY_TIMEOUT": "5",
-            "RESPONDER_STATUS_INTERVAL": "2",
-            # Tests and benchmarks send far faster than a person; the rate-limit test turns limits back on.
-            "CHAT_RATE_LIMIT": "0",
-            "HINT_RATE_LIMIT": "0",
-            "WS_MAX_SOCKETS_PER_USER": "0",
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            "EMAIL_URL": f"filemail:///{self.workdir / 'mail'}",
-        })
+        env.update(
+            {
+                "DEBUG": "false",
+                "SECRET_KEY": "integration-tests-secret-key-not-for-production",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "DATABASE_URL": self.postgres.url if self.postgres else f"sqlite:///{self.db_path}",
+                "REDIS_URL": self.redis.url,
+                "MQTT_BROKER_HOST": "127.0.0.1",
+                "MQTT_BROKER_PORT": str(self.broker.port),
+                "MQTT_KEEPALIVE": "5",
+                "MQTT_RECONNECT_INTERVAL": "0.1",
+                "MQTT_RECONNECT_MAX_DELAY": "1",
+                "MQTT_PROBE_INTERVAL": "1",
+                "MQTT_PROBE_TIMEOUT": "2",
+                "WORKER_HEARTBEAT_INTERVAL": "0.5",
+                "CHAT_REPLY_TIMEOUT": "5",
+                "RESPONDER_STATUS_INTERVAL": "2",
+                # Tests and benchmarks send far faster than a person; the rate-limit test turns limits back on.
+                "CHAT_RATE_LIMIT": "0",
+                "HINT_RATE_LIMIT": "0",
+                "WS_MAX_SOCKETS_PER_USER": "0",
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+                "EMAIL_URL": f"filemail:///{self.workdir / 'mail'}",
+            }
+        )
         env.update(self.env_overrides)
         env.update(extra)
         return env
@@ -69,11 +72,16 @@ class Platform:
     # -- processes -----------------------------------------------------------------------------------
     def manage(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env(**extra_env), capture_output=True, text=True,
-            timeout=120, check=True,
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
 
-    def start_infra(self) -> "Platform":
+    def start_infra(self) -> Platform:
         self.broker.start()
         self.redis.start()
         if self.postgres:
@@ -91,9 +99,13 @@ class Platform:
             self.web_ports.append(free_port())
         port = self.web_ports[len(self.webs)]
         endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"  # as deployed (deploy/systemd)
-        web = Proc(f"daphne{len(self.webs) + 1}", [PYTHON, "-m", "portal.serve_web", "-e", endpoint,
-                                                   "portal.asgi:application"],
-                   env=self.env(), cwd=ROOT, log_dir=self.workdir).start()
+        web = Proc(
+            f"daphne{len(self.webs) + 1}",
+            [PYTHON, "-m", "portal.serve_web", "-e", endpoint, "portal.asgi:application"],
+            env=self.env(),
+            cwd=ROOT,
+            log_dir=self.workdir,
+        ).start()
         self.webs.append(web)
         wait_until(lambda: port_open(port) or not web.alive, 30, what="daphne")
         assert web.alive, web.log()
@@ -101,8 +113,13 @@ class Platform:
 
     def start_worker(self, *args: str, wait_connected: bool = True, **extra_env: str) -> Proc:
         name = f"worker{len(self.workers) + 1}"
-        worker = Proc(name, [PYTHON, "manage.py", "run_mqtt_worker", *args], env=self.env(**extra_env), cwd=ROOT,
-                      log_dir=self.workdir).start()
+        worker = Proc(
+            name,
+            [PYTHON, "manage.py", "run_mqtt_worker", *args],
+            env=self.env(**extra_env),
+            cwd=ROOT,
+            log_dir=self.workdir,
+        ).start()
         self.workers.append(worker)
         if wait_connected:
             wait_until(lambda: self.worker_connected(worker.pid) or not worker.alive, 20, what="worker to connect")
@@ -110,13 +127,14 @@ class Platform:
         return worker
 
     def start_responder(self, **extra_env: str) -> Proc:
-        self.responder = Proc("responder", [PYTHON, "-m", "responder"], env=self.env(**extra_env), cwd=ROOT,
-                              log_dir=self.workdir).start()
+        self.responder = Proc(
+            "responder", [PYTHON, "-m", "responder"], env=self.env(**extra_env), cwd=ROOT, log_dir=self.workdir
+        ).start()
         wait_until(lambda: self.llm_online() or not self.responder.alive, 20, what="responder to announce itself")
         assert self.responder.alive, self.responder.log()
         return self.responder
 
-    def start_all(self) -> "Platform":
+    def start_all(self) -> Platform:
         self.start_infra()
         self.start_web()
         self.start_worker()
@@ -179,7 +197,7 @@ class Platform:
         )
         self.manage("shell", "-c", code)
 
-    def client(self, username: str, password: str = "correct-horse-battery-9") -> "ApiClient":
+    def client(self, username: str, password: str = "correct-horse-battery-9") -> ApiClient:
         return ApiClient(self.base_url).login(username, password)
 
 
@@ -190,12 +208,13 @@ class ApiClient:
         self.base_url = base_url
         self.http = requests.Session()
 
-    def login(self, username: str, password: str) -> "ApiClient":
+    def login(self, username: str, password: str) -> ApiClient:
         self.http.get(self.base_url + "/accounts/login/", timeout=10)
         response = self.http.post(
             self.base_url + "/accounts/login/",
             data={"username": username, "password": password, "csrfmiddlewaretoken": self.http.cookies["csrftoken"]},
-            timeout=10, allow_redirects=False,
+            timeout=10,
+            allow_redirects=False,
         )
         assert response.status_code == 302, f"login failed: {response.status_code}"
         return self
@@ -208,8 +227,9 @@ class ApiClient:
         headers = kwargs.pop("headers", {})
         if method not in ("GET", "HEAD"):
             headers["X-CSRFToken"] = self.http.cookies.get("csrftoken", "")
-        return self.http.request(method, self.base_url + path, json=json_body, headers=headers, timeout=timeout,
-                                 **kwargs)
+        return self.http.request(
+            method, self.base_url + path, json=json_body, headers=headers, timeout=timeout, **kwargs
+        )
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.request("GET", path, **kw)

@@ -5,6 +5,7 @@ that way too). Debian's server binaries live in /usr/lib/postgresql/<version>/bi
 installs them when they are missing. initdb refuses to run as root, so as root the cluster belongs to the
 `postgres` system user.
 """
+
 from __future__ import annotations
 
 import glob
@@ -45,19 +46,53 @@ class PostgresServer:
     def _argv(self, *argv: str) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *argv] if self.as_root else list(argv)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         data = self.dir / "data"
         if not data.exists():
             if self.as_root:
                 shutil.chown(self.dir, "postgres", "postgres")
-            subprocess.run(self._argv(str(self.bin / "initdb"), "-D", str(data), "-U", USER, "-A", "trust",
-                                      "--no-sync", "-E", "UTF8", "--locale=C"),
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                self._argv(
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    USER,
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ),
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         # Durability off: these clusters live for one test run, and fsync would dominate its time.
-        self.proc = Proc("postgres", self._argv(
-            str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200"), log_dir=self.dir).start()
+        self.proc = Proc(
+            "postgres",
+            self._argv(
+                str(self.bin / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ),
+            log_dir=self.dir,
+        ).start()
         wait_until(lambda: port_open(self.port) or not self.proc.alive, 30, what=f"postgres on {self.port}")
         if not self.proc.alive:
             raise RuntimeError("postgres did not start:\n" + self.proc.log())
@@ -66,8 +101,12 @@ class PostgresServer:
 
     def _create_database(self) -> None:
         def created() -> bool:
-            result = subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                                     "-U", USER, DATABASE], capture_output=True, text=True, timeout=30)
+            result = subprocess.run(
+                [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, DATABASE],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             return result.returncode == 0 or "already exists" in result.stderr
 
         wait_until(created, 30, interval=0.2, what="the portal database")

@@ -1,4 +1,5 @@
 """Real processes for integration tests: mosquitto, redis-server, and any command, each on its own free port."""
+
 from __future__ import annotations
 
 import os
@@ -42,10 +43,15 @@ class Proc:
         self.log_path = log_dir / f"{name}.log"
         self.popen: subprocess.Popen | None = None
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
@@ -115,7 +121,7 @@ class Mosquitto:
         self.conf.write_text(config.replace("{port}", str(self.port)).replace("{dir}", str(self.dir)))
         self.proc: Proc | None = None
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         self.proc = Proc("mosquitto", ["mosquitto", "-c", str(self.conf)], log_dir=self.dir).start()
         wait_until(lambda: port_open(self.port) or not self.proc.alive, 10, what=f"mosquitto on {self.port}")
         assert self.proc.alive, self.proc.log()  # e.g. a configuration error: say so at once
@@ -142,9 +148,20 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.dir)]
+    def start(self) -> RedisServer:
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+        ]
         self.proc = Proc("redis", argv, log_dir=self.dir).start()
         wait_until(lambda: port_open(self.port), 10, what=f"redis on {self.port}")
         return self

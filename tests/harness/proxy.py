@@ -4,6 +4,7 @@
 - cut(): close every connection at once and refuse new ones until restore() (a network outage);
 - restore(): forward normally again.
 """
+
 from __future__ import annotations
 
 import socket
@@ -28,7 +29,7 @@ class FaultProxy:
         while not self._stopped.is_set():
             try:
                 client, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

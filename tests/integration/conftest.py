@@ -1,4 +1,5 @@
 """Fixtures that start the real platform. Each module gets its own processes on its own ports."""
+
 import shutil
 
 import pytest

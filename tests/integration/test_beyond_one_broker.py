@@ -4,6 +4,7 @@
 - the channel layer sharded over two redis-servers (channels-redis consistent hashing), chat over HTTP and
   WebSocket working and both shards carrying channels.
 """
+
 import json
 
 import redis
@@ -36,8 +37,12 @@ def chat_round_trip(platform, client):
     response = client.post("/api/chatbot/messages", {"session_id": session["id"], "content": "across the bridge"})
     assert response.status_code == 200, response.text
     assert response.json()["assistant_message"]["content"].endswith("across the bridge")
-    with connect(client.ws_url(f"/ws/chat/{session['id']}/"), origin=platform.base_url,
-                 additional_headers={"Cookie": client.cookie_header}, open_timeout=5) as ws:
+    with connect(
+        client.ws_url(f"/ws/chat/{session['id']}/"),
+        origin=platform.base_url,
+        additional_headers={"Cookie": client.cookie_header},
+        open_timeout=5,
+    ) as ws:
         ws.send(json.dumps({"type": "chat.message", "content": "and over the socket"}))
         events = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
     assert [e["type"] for e in events] == ["chat.accepted", "chat.reply"]
@@ -59,11 +64,30 @@ def test_worker_and_llm_service_on_two_bridged_brokers(tmp_path):
 
         game = alice.post("/api/maze/games", {"width": 11, "height": 11, "germs": 1}).json()
         maze = game["maze"]
-        with connect(alice.ws_url(f"/ws/maze/{game['game']['id']}/"), origin=platform.base_url,
-                     additional_headers={"Cookie": alice.cookie_header}, open_timeout=5) as ws:
-            ws.send(json.dumps({"type": "state", "request_hint": True, "state": {
-                "player": maze["start"], "exit": maze["exit"], "walls": maze["walls"], "pellets": maze["pellets"],
-                "germs": maze["germs"], "tick": 0, "health": 100, "oxygen": 100}}))
+        with connect(
+            alice.ws_url(f"/ws/maze/{game['game']['id']}/"),
+            origin=platform.base_url,
+            additional_headers={"Cookie": alice.cookie_header},
+            open_timeout=5,
+        ) as ws:
+            ws.send(
+                json.dumps(
+                    {
+                        "type": "state",
+                        "request_hint": True,
+                        "state": {
+                            "player": maze["start"],
+                            "exit": maze["exit"],
+                            "walls": maze["walls"],
+                            "pellets": maze["pellets"],
+                            "germs": maze["germs"],
+                            "tick": 0,
+                            "health": 100,
+                            "oxygen": 100,
+                        },
+                    }
+                )
+            )
             while (event := json.loads(ws.recv(timeout=10)))["type"] != "hint" or event["notice"]:
                 assert event["type"] != "error", event
         assert platform.worker_states()[0]["llm"]["online"] is True  # the retained status crossed too
@@ -85,8 +109,15 @@ def test_channel_layer_sharded_over_two_redis_servers(tmp_path):
         alice = platform.client("alice")
         chat_round_trip(platform, alice)
         sessions = [alice.new_session() for _ in range(10)]
-        sockets = [connect(alice.ws_url(f"/ws/chat/{s['id']}/"), origin=platform.base_url,
-                           additional_headers={"Cookie": alice.cookie_header}, open_timeout=5) for s in sessions]
+        sockets = [
+            connect(
+                alice.ws_url(f"/ws/chat/{s['id']}/"),
+                origin=platform.base_url,
+                additional_headers={"Cookie": alice.cookie_header},
+                open_timeout=5,
+            )
+            for s in sessions
+        ]
         try:
             # Twenty-odd channel and group names (random ones among them), hashed over two servers: both carry
             # some (all on one would happen about twice in a million runs).

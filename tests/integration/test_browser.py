@@ -1,4 +1,5 @@
 """A real user in headless Chromium (Debian's package, driven by Playwright): log in, chat, see the reply."""
+
 import shutil
 
 import pytest
@@ -6,8 +7,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +70,11 @@ def test_phone_sized_screen_has_no_horizontal_overflow(platform, browser):
 
 
 def test_maze_game_with_a_template_gets_an_offline_hint_and_draws_its_path(platform, browser, tmp_path):
-    template = platform.client("alice").post(
-        "/api/templates/", {"title": "Browser LAM", "content": "Lead me to the exit."}).json()
+    template = (
+        platform.client("alice")
+        .post("/api/templates/", {"title": "Browser LAM", "content": "Lead me to the exit."})
+        .json()
+    )
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -103,8 +115,10 @@ def test_a_waiting_message_and_a_new_conversation_are_shown_as_such(platform, br
     assert "first question" in answers[0] and "second question" in answers[1]
     # A changed system prompt shows where the model's new conversation begins.
     session_id = alice.get("/api/chatbot/sessions").json()["sessions"][0]["id"]
-    assert alice.request("PATCH", f"/api/chatbot/sessions/{session_id}",
-                         {"system_prompt": "Answer briefly."}).status_code == 200
+    assert (
+        alice.request("PATCH", f"/api/chatbot/sessions/{session_id}", {"system_prompt": "Answer briefly."}).status_code
+        == 200
+    )
     page.fill("#composer-input", "third question")
     page.click("#composer-send")
     page.wait_for_selector(".message-notice:has-text('New conversation with the model: system prompt changed')")

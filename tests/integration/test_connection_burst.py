@@ -6,6 +6,7 @@ timed out. daphne is started as deployed (deploy/systemd, the Dockerfile, script
 endpoint whose backlog is 2048; then the handshake of every connection completes in the kernel at once, however
 busy daphne's event loop is.
 """
+
 import selectors
 import socket
 import time

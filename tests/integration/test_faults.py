@@ -3,6 +3,7 @@
 Each test builds its own platform (own broker, Redis, database, daphne, worker, responder) so it may stop,
 restart, partition or kill any part without disturbing the others.
 """
+
 import json
 import signal
 import threading
@@ -58,20 +59,27 @@ def test_broker_restart_under_chat_traffic(make_platform):
     statuses, stop = [], threading.Event()
 
     def traffic():
-        while not stop.is_set():
+        while not stop.wait(0.05):  # a request every 50 ms or so, until stopped
             statuses.append(ask(alice, session["id"], "steady traffic").status_code)
-            time.sleep(0.05)
 
     thread = threading.Thread(target=traffic)
     thread.start()
-    time.sleep(1)
+    wait_until(lambda: statuses.count(200) >= 5, 10, what="traffic to flow")
     p.broker.stop()
-    time.sleep(2)
+    wait_until(
+        lambda: 503 in statuses and not worker_state(p)["connected"],
+        10,
+        what="the outage to be seen by the worker and by users",
+    )
     p.broker.start()
     back_at = time.monotonic()
     # The next chat request succeeds within 2 s of the broker accepting connections again.
-    wait_until(lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200, 2.0,
-               interval=0.1, what="a chat to succeed after the broker came back")
+    wait_until(
+        lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200,
+        2.0,
+        interval=0.1,
+        what="a chat to succeed after the broker came back",
+    )
     recovered_in = time.monotonic() - back_at
     stop.set()
     thread.join(30)
@@ -89,16 +97,21 @@ def test_broker_down_at_worker_start_then_chat_works(make_platform):
     p.create_user("alice")
     p.broker.stop()
     p.start_worker(wait_connected=False)
-    time.sleep(2)  # several failed attempts with backoff
+    wait_until(
+        lambda: p.worker_states() and worker_state(p)["reconnect_attempts"] >= 2, 10, what="several failed attempts"
+    )
     assert worker_state(p)["connected"] is False
-    assert worker_state(p)["reconnect_attempts"] >= 2
     p.broker.start()
     back_at = time.monotonic()
     p.start_responder()
     alice = p.client("alice")
     session = alice.new_session()
-    wait_until(lambda: ask(alice, session["id"], "hello", timeout=5).status_code == 200, 3.0, interval=0.1,
-               what="the first chat after the broker came up")
+    wait_until(
+        lambda: ask(alice, session["id"], "hello", timeout=5).status_code == 200,
+        3.0,
+        interval=0.1,
+        what="the first chat after the broker came up",
+    )
     assert time.monotonic() - back_at < 3.0
 
 
@@ -112,7 +125,7 @@ def test_half_open_link_is_detected_within_15_seconds(make_platform):
         p.start_worker(MQTT_BROKER_PORT=str(proxy.port))
         p.start_responder()
         p.create_user("alice")
-        time.sleep(1)
+        wait_until(lambda: worker_state(p)["probe"]["last_rtt_ms"] is not None, 10, what="a first probe round trip")
         proxy.blackhole()
         cut_at = time.monotonic()
         wait_until(lambda: not worker_state(p)["connected"], 15, interval=0.2, what="the worker to notice")
@@ -142,14 +155,19 @@ def test_reply_published_while_the_worker_is_disconnected_is_delivered_after_rec
         p.create_user("alice")
         alice = p.client("alice")
         session = alice.new_session()
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(ask, alice, session["id"], "!sleep 2 answer me later")
-            wait_until(lambda: p.pending() == 1, 5, what="the request to be waiting")
-            proxy.cut()  # the worker loses its connection; the responder answers in the meantime
-            time.sleep(3.5)
-            assert not worker_state(p)["connected"]
-            proxy.restore()
-            response = future.result(20)
+        watcher = MqttPeer(p.broker.port, subscribe=("prompt_portal/assistant_response/#",))
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                future = pool.submit(ask, alice, session["id"], "!sleep 2 answer me later")
+                wait_until(lambda: p.pending() == 1, 5, what="the request to be waiting")
+                proxy.cut()  # the worker loses its connection; the responder answers in the meantime
+                topic, payload, _, _ = watcher.next_message(timeout=10)  # the reply, published while it is away
+                assert b"answer me later" in payload
+                assert not worker_state(p)["connected"]
+                proxy.restore()
+                response = future.result(20)
+        finally:
+            watcher.close()
     finally:
         proxy.close()
     assert response.status_code == 200, response.text
@@ -239,8 +257,12 @@ def test_redis_restart_is_survived_by_web_and_worker(make_platform):
     session = alice.new_session()
     assert ask(alice, session["id"], "before").status_code == 200
     p.redis.restart()
-    wait_until(lambda: ask(alice, session["id"], "after", timeout=10).status_code == 200, 15, interval=0.3,
-               what="chat to work after the Redis restart")
+    wait_until(
+        lambda: ask(alice, session["id"], "after", timeout=10).status_code == 200,
+        15,
+        interval=0.3,
+        what="chat to work after the Redis restart",
+    )
     assert p.web.alive and p.workers[0].alive
 
 
@@ -259,8 +281,11 @@ def test_malformed_mqtt_flood_is_counted_and_skipped(make_platform):
     finally:
         attacker.close()
     # Unreadable replies on the fallback topic match no request in flight: dropped and counted as unmatched.
-    wait_until(lambda: worker_state(p)["counters"]["malformed"] + worker_state(p)["counters"]["replies_unmatched"]
-               >= 600, 10, what="malformed messages counted")
+    wait_until(
+        lambda: worker_state(p)["counters"]["malformed"] + worker_state(p)["counters"]["replies_unmatched"] >= 600,
+        10,
+        what="malformed messages counted",
+    )
     assert p.workers[0].alive
     alice = p.client("alice")
     session = alice.new_session()
@@ -279,8 +304,12 @@ def test_breaker_opens_on_repeated_timeouts_and_closes_again_after_a_trial(make_
     assert refused.status_code == 503 and time.monotonic() - started < 0.5
     assert "not answering" in refused.json()["detail"]
     # After the cool-down the web side must let a trial through by itself (nothing else reaches the worker).
-    wait_until(lambda: ask(alice, session["id"], "trial", timeout=5).status_code == 200, 6, interval=0.3,
-               what="a trial request to succeed after the cool-down")
+    wait_until(
+        lambda: ask(alice, session["id"], "trial", timeout=5).status_code == 200,
+        6,
+        interval=0.3,
+        what="a trial request to succeed after the cool-down",
+    )
     wait_until(lambda: worker_state(p)["breaker"]["state"] == "closed", 3, what="the breaker to close")
 
 
@@ -319,14 +348,22 @@ def test_after_a_broker_outage_the_first_reply_comes_within_2_s_without_hammerin
     assert ask(alice, session["id"], "before").status_code == 200
     p.broker.stop()
     down_at = time.monotonic()
-    wait_until(lambda: time.monotonic() - down_at >= 5 and worker_state(p)["reconnect_attempts"] >= 5, 10,
-               interval=0.1, what="a 5-second outage")
+    wait_until(
+        lambda: time.monotonic() - down_at >= 5 and worker_state(p)["reconnect_attempts"] >= 5,
+        10,
+        interval=0.1,
+        what="a 5-second outage",
+    )
     attempts, outage = worker_state(p)["reconnect_attempts"], time.monotonic() - down_at
     assert attempts <= 2 * outage + 1, (attempts, outage)  # at most about two attempts a second
     p.broker.start()
     back_at = time.monotonic()
-    wait_until(lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200, 2.0,
-               interval=0.05, what="the first reply after the broker came back")
+    wait_until(
+        lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200,
+        2.0,
+        interval=0.05,
+        what="the first reply after the broker came back",
+    )
     assert time.monotonic() - back_at < 2.0
 
 

@@ -1,4 +1,5 @@
 """Health API, detail endpoint, Prometheus metrics, health_check command and status page, from real state."""
+
 import statistics
 import subprocess
 import time
@@ -26,8 +27,9 @@ def get(platform, path, **headers):
 
 
 def health_check_exit(platform) -> tuple[int, str]:
-    result = subprocess.run([PYTHON, "manage.py", "health_check"], cwd=ROOT, env=platform.env(),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [PYTHON, "manage.py", "health_check"], cwd=ROOT, env=platform.env(), capture_output=True, text=True, timeout=60
+    )
     return result.returncode, result.stdout.strip()
 
 
@@ -91,10 +93,16 @@ def metric_samples(text):
 def test_metrics_parse_and_move_with_traffic(platform, staff):
     before = metric_samples(staff.get("/metrics").text)
     session = staff.new_session()
-    with connect(staff.ws_url(f"/ws/chat/{session['id']}/"), origin=platform.base_url,
-                 additional_headers={"Cookie": staff.cookie_header}):
+    with connect(
+        staff.ws_url(f"/ws/chat/{session['id']}/"),
+        origin=platform.base_url,
+        additional_headers={"Cookie": staff.cookie_header},
+    ):
         for i in range(3):
-            assert staff.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code == 200
+            assert (
+                staff.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code
+                == 200
+            )
         detail = staff.get("/api/health/mqtt").json()
         worker = detail["client_id"]
         sent = ("portal_mqtt_messages_sent_total", (("worker", worker),))
@@ -106,9 +114,11 @@ def test_metrics_parse_and_move_with_traffic(platform, staff):
         # process's chat counters within portal.telemetry.CHAT_FLUSH_INTERVAL.
         def counters_caught_up():
             samples = metric_samples(staff.get("/metrics").text)
-            moved = (samples.get(sent, 0) - before.get(sent, 0) >= 3
-                     and samples.get(replies, 0) - before.get(replies, 0) >= 3
-                     and samples.get(ok, 0) - before.get(ok, 0) >= 3)
+            moved = (
+                samples.get(sent, 0) - before.get(sent, 0) >= 3
+                and samples.get(replies, 0) - before.get(replies, 0) >= 3
+                and samples.get(ok, 0) - before.get(ok, 0) >= 3
+            )
             return moved and samples
 
         after = wait_until(counters_caught_up, 5, what="worker and chat counters in /metrics")
@@ -134,12 +144,14 @@ def test_pending_above_threshold_is_degraded(platform, staff):
     session = staff.new_session()
     import threading
 
-    thread = threading.Thread(target=staff.post, args=("/api/chatbot/messages",
-                                                       {"session_id": session["id"], "content": "!noreply"}))
+    thread = threading.Thread(
+        target=staff.post, args=("/api/chatbot/messages", {"session_id": session["id"], "content": "!noreply"})
+    )
     thread.start()
     try:
-        body = wait_until(lambda: (b := get(platform, "/api/health/").json())["status"] == "degraded" and b, 5,
-                          what="degraded")
+        body = wait_until(
+            lambda: (b := get(platform, "/api/health/").json())["status"] == "degraded" and b, 5, what="degraded"
+        )
         assert any("waiting" in issue for issue in body["issues"])
         assert get(platform, "/api/health/").status_code == 200
         assert health_check_exit(platform)[0] == 1
@@ -150,8 +162,9 @@ def test_pending_above_threshold_is_degraded(platform, staff):
 def test_llm_offline_is_degraded(platform):
     platform.responder.kill()
     try:
-        body = wait_until(lambda: (b := get(platform, "/api/health/").json())["status"] == "degraded" and b, 5,
-                          what="degraded")
+        body = wait_until(
+            lambda: (b := get(platform, "/api/health/").json())["status"] == "degraded" and b, 5, what="degraded"
+        )
         assert any("LLM service" in issue for issue in body["issues"])
     finally:
         platform.start_responder()
@@ -161,8 +174,9 @@ def test_worker_death_is_unhealthy_within_three_heartbeats(platform):
     interval = float(platform.env()["WORKER_HEARTBEAT_INTERVAL"])
     platform.workers[0].kill()
     killed = time.monotonic()
-    wait_until(lambda: get(platform, "/api/health/").status_code == 503, 3 * interval + 1.0, interval=0.05,
-               what="unhealthy")
+    wait_until(
+        lambda: get(platform, "/api/health/").status_code == 503, 3 * interval + 1.0, interval=0.05, what="unhealthy"
+    )
     assert time.monotonic() - killed <= 3 * interval + 0.5
     body = get(platform, "/api/health/").json()
     assert body["status"] == "unhealthy" and body["mqtt"]["connected"] is False
@@ -175,8 +189,11 @@ def test_worker_death_is_unhealthy_within_three_heartbeats(platform):
 def test_broker_down_is_unhealthy_with_reconnect_attempts(platform):
     platform.broker.stop()
     try:
-        body = wait_until(lambda: (b := get(platform, "/api/health/").json())["mqtt"]["reconnect_attempts"] > 0
-                          and b, 10, what="reconnect attempts to show")
+        body = wait_until(
+            lambda: (b := get(platform, "/api/health/").json())["mqtt"]["reconnect_attempts"] > 0 and b,
+            10,
+            what="reconnect attempts to show",
+        )
         assert body["status"] == "unhealthy" and body["mqtt"]["connected"] is False
     finally:
         platform.broker.start()

@@ -1,5 +1,6 @@
 """What every HTTP answer of real daphne carries: the security headers (static files too, which Django's middleware
 never sees) and no Server header naming the software."""
+
 import requests
 
 

@@ -1,10 +1,11 @@
 """Per-user rate limits on chat messages and hint requests: 429 / rate_limited, nothing half-written."""
+
 import json
 import time
 
-from tests.harness.procs import wait_until
-
 from websockets.sync.client import connect
+
+from tests.harness.procs import wait_until
 
 PLATFORM_ENV = {"CHAT_RATE_LIMIT": "3/60", "HINT_RATE_LIMIT": "2/60", "WS_MAX_SOCKETS_PER_USER": "3"}
 
@@ -12,8 +13,10 @@ PLATFORM_ENV = {"CHAT_RATE_LIMIT": "3/60", "HINT_RATE_LIMIT": "2/60", "WS_MAX_SO
 def test_chat_rate_limit_answers_429_and_stores_nothing(platform):
     alice, bob = platform.client("alice"), platform.client("bob")
     session = alice.new_session()
-    statuses = [alice.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code
-                for i in range(4)]
+    statuses = [
+        alice.post("/api/chatbot/messages", {"session_id": session["id"], "content": f"m{i}"}).status_code
+        for i in range(4)
+    ]
     assert statuses == [200, 200, 200, 429]
     refused = alice.post("/api/chatbot/messages", {"session_id": session["id"], "content": "again"})
     assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 61
@@ -28,11 +31,19 @@ def test_hint_request_rate_limit(platform):
     alice = platform.client("alice")
     data = alice.post("/api/maze/games", {"width": 21, "height": 15, "germs": 0}).json()
     maze = data["maze"]
-    message = json.dumps({"type": "state", "request_hint": True, "state": {
-        "player": maze["start"], "exit": maze["exit"], "walls": maze["walls"]}})
+    message = json.dumps(
+        {
+            "type": "state",
+            "request_hint": True,
+            "state": {"player": maze["start"], "exit": maze["exit"], "walls": maze["walls"]},
+        }
+    )
     codes = []
-    with connect(alice.ws_url(f"/ws/maze/{data['game']['id']}/"), origin=platform.base_url,
-                 additional_headers={"Cookie": alice.cookie_header}) as ws:
+    with connect(
+        alice.ws_url(f"/ws/maze/{data['game']['id']}/"),
+        origin=platform.base_url,
+        additional_headers={"Cookie": alice.cookie_header},
+    ) as ws:
         for _ in range(3):
             ws.send(message)
             while True:
@@ -50,14 +61,22 @@ def test_hint_request_rate_limit(platform):
 def test_password_reset_is_throttled_per_address_and_its_link_never_reaches_a_log(platform):
     import requests
 
-    platform.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
-                    "u = get_user_model().objects.get(username='alice'); u.email = 'alice@example.org'; u.save()")
+    platform.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "u = get_user_model().objects.get(username='alice'); u.email = 'alice@example.org'; u.save()",
+    )
     http = requests.Session()
 
     def ask(address):
         http.get(platform.base_url + "/accounts/password_reset/", timeout=10)
-        return http.post(platform.base_url + "/accounts/password_reset/", timeout=10, allow_redirects=False,
-                         data={"email": address, "csrfmiddlewaretoken": http.cookies["csrftoken"]})
+        return http.post(
+            platform.base_url + "/accounts/password_reset/",
+            timeout=10,
+            allow_redirects=False,
+            data={"email": address, "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        )
 
     statuses = [ask("Alice@Example.org").status_code for _ in range(4)]
     assert statuses == [302, 302, 302, 429]  # three per address per hour (the default); the case does not matter
@@ -77,8 +96,12 @@ def test_a_user_has_at_most_so_many_sockets_open(platform):
     session, bobs = alice.new_session(), bob.new_session()
 
     def open_chat(client, session_id):
-        return connect(client.ws_url(f"/ws/chat/{session_id}/"), origin=platform.base_url,
-                       additional_headers={"Cookie": client.cookie_header}, open_timeout=5)
+        return connect(
+            client.ws_url(f"/ws/chat/{session_id}/"),
+            origin=platform.base_url,
+            additional_headers={"Cookie": client.cookie_header},
+            open_timeout=5,
+        )
 
     def usable(ws):
         ws.send("not json")

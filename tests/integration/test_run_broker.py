@@ -1,5 +1,6 @@
 """The broker scripts/run starts (scripts/local_broker.py from deploy/mosquitto/mosquitto.conf and acl, with the
 credentials scripts/run generates): no anonymous clients, and each of the two users only its own rights."""
+
 import sys
 
 import pytest
@@ -20,11 +21,17 @@ def platform(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run-broker")
     passwd = workdir / "passwd"
     local_broker.write_passwords(passwd, USERS)
-    config = local_broker.render(host="127.0.0.1", port="{port}", data_dir="{dir}", passwd=passwd,
-                                 acl=local_broker.DEPLOY / "acl")
-    p = Platform(workdir, broker=Mosquitto(workdir, config=config),
-                 MQTT_USERNAME="prompt_portal", MQTT_PASSWORD=USERS["prompt_portal"],
-                 RESPONDER_MQTT_USERNAME="llm_service", RESPONDER_MQTT_PASSWORD=USERS["llm_service"])
+    config = local_broker.render(
+        host="127.0.0.1", port="{port}", data_dir="{dir}", passwd=passwd, acl=local_broker.DEPLOY / "acl"
+    )
+    p = Platform(
+        workdir,
+        broker=Mosquitto(workdir, config=config),
+        MQTT_USERNAME="prompt_portal",
+        MQTT_PASSWORD=USERS["prompt_portal"],
+        RESPONDER_MQTT_USERNAME="llm_service",
+        RESPONDER_MQTT_PASSWORD=USERS["llm_service"],
+    )
     try:
         p.start_all()
         p.create_user("alice")

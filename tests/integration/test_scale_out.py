@@ -1,4 +1,5 @@
 """Two daphne processes and two workers against one broker and one Redis."""
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,8 +65,9 @@ def test_killing_a_worker_mid_load_gives_clear_fast_errors_and_the_other_carries
 
     def ask(i):
         started = time.monotonic()
-        response = clients[i % 2].post("/api/chatbot/messages",
-                                       {"session_id": sessions[i], "content": f"!sleep 2 slow {i}"})
+        response = clients[i % 2].post(
+            "/api/chatbot/messages", {"session_id": sessions[i], "content": f"!sleep 2 slow {i}"}
+        )
         return i, response, time.monotonic() - started
 
     with ThreadPoolExecutor(30) as pool:
@@ -107,14 +109,25 @@ def test_metrics_and_socket_counts_add_up_across_web_processes(cluster):
         assert client.post("/api/chatbot/messages", {"session_id": session["id"], "content": "hi"}).status_code == 200
     # Each web process adds its counts to Redis within portal.telemetry.CHAT_FLUSH_INTERVAL.
     wait_until(lambda: ok_count() - before >= 2, 5, what="both requests counted")
-    time.sleep(0.5)
-    assert ok_count() - before == 2  # each counted once
-    sockets = [connect(client.ws_url(f"/ws/chat/{session['id']}/"), origin=client.base_url,
-                       additional_headers={"Cookie": client.cookie_header}) for client in ops]
+    # Each counted once: a third request makes it three, never four.
+    assert ops[0].post("/api/chatbot/messages", {"session_id": session["id"], "content": "hi"}).status_code == 200
+    wait_until(lambda: ok_count() - before >= 3, 5, what="the third request counted")
+    assert ok_count() - before == 3
+    sockets = [
+        connect(
+            client.ws_url(f"/ws/chat/{session['id']}/"),
+            origin=client.base_url,
+            additional_headers={"Cookie": client.cookie_header},
+        )
+        for client in ops
+    ]
     try:
-        time.sleep(0.5)
-        detail = ops[1].get("/api/health/mqtt").json()
-        assert detail["subscribers"]["total_websockets"] == 2 and detail["web_processes"] == 2
+        wait_until(
+            lambda: ops[1].get("/api/health/mqtt").json()["subscribers"]["total_websockets"] == 2,
+            5,
+            what="both sockets counted",
+        )
+        assert ops[1].get("/api/health/mqtt").json()["web_processes"] == 2
     finally:
         for ws in sockets:
             ws.close()

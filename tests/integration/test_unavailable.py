@@ -1,4 +1,5 @@
 """With no worker, or a worker that cannot reach the broker, chat answers 503 at once (never hangs, never 500)."""
+
 import time
 
 import pytest

@@ -1,6 +1,7 @@
 """Every WebSocket route against real daphne: owner and staff get in, another user is closed with 4404,
 an anonymous client with 4401, and a foreign or missing Origin is refused before the handshake completes.
 Also: a personal API token works end to end through daphne (the async middleware path)."""
+
 import json
 
 import pytest
@@ -27,9 +28,12 @@ def objects(users):
 
 def open_socket(platform, route, object_id, client=None, origin="default"):
     headers = {"Cookie": client.cookie_header} if client else None
-    return connect(platform.base_url.replace("http://", "ws://") + f"/ws/{route}/{object_id}/",
-                   origin=platform.base_url if origin == "default" else origin,
-                   additional_headers=headers, open_timeout=5)
+    return connect(
+        platform.base_url.replace("http://", "ws://") + f"/ws/{route}/{object_id}/",
+        origin=platform.base_url if origin == "default" else origin,
+        additional_headers=headers,
+        open_timeout=5,
+    )
 
 
 def assert_usable(ws):
@@ -81,8 +85,11 @@ def test_api_token_through_daphne(platform, users):
     script.headers["Authorization"] = f"Bearer {secret}"
     session = script.post(platform.base_url + "/api/chatbot/sessions", json={"title": "scripted"}, timeout=10)
     assert session.status_code == 201
-    reply = script.post(platform.base_url + "/api/chatbot/messages",
-                        json={"session_id": session.json()["id"], "content": "hello from a script"}, timeout=30)
+    reply = script.post(
+        platform.base_url + "/api/chatbot/messages",
+        json={"session_id": session.json()["id"], "content": "hello from a script"},
+        timeout=30,
+    )
     assert reply.status_code == 200 and reply.json()["assistant_message"]["content"]
     token_id = alice.get("/api/tokens/").json()["tokens"][0]["id"]
     assert alice.request("DELETE", f"/api/tokens/{token_id}").status_code == 204
@@ -93,8 +100,10 @@ def test_api_token_through_daphne(platform, users):
 # -- a client flooding frames is throttled, then disconnected; nobody else notices -----------------------------
 def test_a_flooding_socket_is_refused_then_closed_while_others_chat_on(platform, users, objects):
     bob_session = users["bob"].new_session()
-    with open_socket(platform, "chat", objects["chat"], users["alice"]) as flood, \
-            open_socket(platform, "chat", bob_session["id"], users["bob"]) as calm:
+    with (
+        open_socket(platform, "chat", objects["chat"], users["alice"]) as flood,
+        open_socket(platform, "chat", bob_session["id"], users["bob"]) as calm,
+    ):
         for _ in range(1000):  # far past WS_FRAME_BURST (60) at wire speed; each would be an "invalid" error
             try:
                 flood.send('{"type": "noop"}')
@@ -122,17 +131,22 @@ def test_a_flooding_socket_is_refused_then_closed_while_others_chat_on(platform,
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_a_session_from_before_a_password_change_is_closed_with_4401(platform, route):
-    # The socket's login lookup (accounts/ws_auth.py) is Django's: the session must carry the current password's
+    # The socket's login lookup (Channels' AuthMiddleware) is Django's: the session must carry the current password's
     # hash, so a password change signs out every socket opened with an older cookie.
     name = f"pat{route}"
     platform.create_user(name)
     client = platform.client(name)
-    owned = client.new_session()["id"] if route == "chat" else client.post(
-        "/api/maze/games", {"width": 11, "height": 11, "germs": 1}).json()["game"]["id"]
+    owned = (
+        client.new_session()["id"]
+        if route == "chat"
+        else client.post("/api/maze/games", {"width": 11, "height": 11, "germs": 1}).json()["game"]["id"]
+    )
     with open_socket(platform, route, owned, client) as ws:
         assert_usable(ws)
-    code = (f"from django.contrib.auth import get_user_model\n"
-            f"u = get_user_model().objects.get(username={name!r}); u.set_password('another-horse-battery-7'); u.save()")
+    code = (
+        f"from django.contrib.auth import get_user_model\n"
+        f"u = get_user_model().objects.get(username={name!r}); u.set_password('another-horse-battery-7'); u.save()"
+    )
     assert platform.manage("shell", "-c", code).returncode == 0
     with open_socket(platform, route, owned, client) as ws:
         assert closed_with(ws) == 4401
@@ -141,8 +155,10 @@ def test_a_session_from_before_a_password_change_is_closed_with_4401(platform, r
 @pytest.mark.parametrize("route", ROUTES)
 def test_logging_out_closes_the_sockets_of_that_login_at_once(platform, objects, route):
     session_a, session_b = platform.client("alice"), platform.client("alice")  # two logins of one user
-    with open_socket(platform, route, objects[route], session_a) as ws_a, \
-            open_socket(platform, route, objects[route], session_b) as ws_b:
+    with (
+        open_socket(platform, route, objects[route], session_a) as ws_a,
+        open_socket(platform, route, objects[route], session_b) as ws_b,
+    ):
         assert_usable(ws_a)
         assert_usable(ws_b)
         assert session_a.post("/accounts/logout/").status_code in (200, 302)
@@ -158,10 +174,17 @@ def test_a_password_change_closes_the_users_other_sockets(platform, objects):
         assert_usable(ws)
         page = here.get("/accounts/password_change/")
         assert page.status_code == 200
-        changed = here.http.post(here.base_url + "/accounts/password_change/", data={
-            "old_password": "correct-horse-battery-9", "new_password1": "another-Horse-battery-77",
-            "new_password2": "another-Horse-battery-77", "csrfmiddlewaretoken": here.http.cookies["csrftoken"]},
-            headers={"Referer": here.base_url + "/accounts/password_change/"}, allow_redirects=False)
+        changed = here.http.post(
+            here.base_url + "/accounts/password_change/",
+            data={
+                "old_password": "correct-horse-battery-9",
+                "new_password1": "another-Horse-battery-77",
+                "new_password2": "another-Horse-battery-77",
+                "csrfmiddlewaretoken": here.http.cookies["csrftoken"],
+            },
+            headers={"Referer": here.base_url + "/accounts/password_change/"},
+            allow_redirects=False,
+        )
         assert changed.status_code == 302, changed.text[:500]
         assert closed_with(ws) == 4401
 
@@ -171,10 +194,14 @@ def test_staff_read_other_users_chats_and_write_into_them_only_with_the_permissi
     # Staff, not superusers (who have every permission).
     for name in ("sue", "wes"):
         platform.create_user(name)
-    platform.manage("shell", "-c", "from django.contrib.auth.models import Permission, User; "
-                    "User.objects.filter(username__in=['sue', 'wes']).update(is_staff=True); "
-                    "User.objects.get(username='wes').user_permissions.add("
-                    "Permission.objects.get(codename='write_others_chats'))")
+    platform.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import Permission, User; "
+        "User.objects.filter(username__in=['sue', 'wes']).update(is_staff=True); "
+        "User.objects.get(username='wes').user_permissions.add("
+        "Permission.objects.get(codename='write_others_chats'))",
+    )
     sue = platform.client("sue")
     with open_socket(platform, "chat", objects["chat"], sue) as ws:
         ws.send(json.dumps({"type": "chat.message", "content": "staff writing"}))

@@ -7,27 +7,55 @@ def test_defaults_follow_the_protocol():
     s = Settings.from_env_and_args([], {})
     assert (s.broker_host, s.broker_port, s.username, s.password) == ("127.0.0.1", 1883, None, None)
     assert (s.topic_user_input, s.topic_assistant_response, s.topic_state, s.topic_hint, s.topic_template) == (
-        "prompt_portal/user_input", "prompt_portal/assistant_response", "maze/state", "maze/hint/+", "maze/template")
+        "prompt_portal/user_input",
+        "prompt_portal/assistant_response",
+        "maze/state",
+        "maze/hint/+",
+        "maze/template",
+    )
     assert s.hint_base == "maze/hint"
     assert (s.client_id, s.projects, s.status_topic, s.status_interval) == (
-        "llm_responder", ("maze", "prompt_portal"), "maze/status", 30)
+        "llm_responder",
+        ("maze", "prompt_portal"),
+        "maze/status",
+        30,
+    )
     assert (s.delay, s.offline, s.llm_model, s.llm_timeout, s.history_turns, s.max_concurrency, s.log_level) == (
-        0, True, "default", 60, 6, 16, "INFO")
+        0,
+        True,
+        "default",
+        60,
+        6,
+        16,
+        "INFO",
+    )
 
 
 def test_environment_sets_defaults_and_flags_win():
-    env = {"MQTT_BROKER_PORT": "1999", "RESPONDER_PROJECTS": "prompt_portal", "RESPONDER_DELAY": "0.5",
-           "LLM_BASE_URL": "http://127.0.0.1:8080/v1/", "LOG_LEVEL": "debug"}
+    env = {
+        "MQTT_BROKER_PORT": "1999",
+        "RESPONDER_PROJECTS": "prompt_portal",
+        "RESPONDER_DELAY": "0.5",
+        "LLM_BASE_URL": "http://127.0.0.1:8080/v1/",
+        "LOG_LEVEL": "debug",
+    }
     s = Settings.from_env_and_args(["--broker-port", "2000"], env)
     assert s.broker_port == 2000 and s.delay == 0.5 and s.log_level == "DEBUG"
     assert s.status_topic == "prompt_portal/status" and not s.offline
     assert s.llm_base_url == "http://127.0.0.1:8080/v1"
 
 
-@pytest.mark.parametrize("env", [
-    {"MQTT_BROKER_PORT": "abc"}, {"RESPONDER_DELAY": "-1"}, {"RESPONDER_PROJECTS": "chess"},
-    {"MQTT_TOPIC_STATE": "maze/#"}, {"RESPONDER_MAX_CONCURRENCY": "0"}, {"LOG_LEVEL": "LOUD"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MQTT_BROKER_PORT": "abc"},
+        {"RESPONDER_DELAY": "-1"},
+        {"RESPONDER_PROJECTS": "chess"},
+        {"MQTT_TOPIC_STATE": "maze/#"},
+        {"RESPONDER_MAX_CONCURRENCY": "0"},
+        {"LOG_LEVEL": "LOUD"},
+    ],
+)
 def test_bad_environment_values_stop_the_program(env, capsys):
     with pytest.raises(SystemExit) as exit_info:
         Settings.from_env_and_args([], env)
@@ -38,6 +66,8 @@ def test_bad_environment_values_stop_the_program(env, capsys):
 def test_empty_environment_variables_count_as_unset():
     from responder.config import Settings
 
-    settings = Settings.from_env_and_args([], {"RESPONDER_STATUS_TOPIC": "", "MQTT_BROKER_PORT": "", "LLM_BASE_URL": ""})
+    settings = Settings.from_env_and_args(
+        [], {"RESPONDER_STATUS_TOPIC": "", "MQTT_BROKER_PORT": "", "LLM_BASE_URL": ""}
+    )
     assert settings.status_topic == "maze/status"
     assert settings.broker_port == 1883

@@ -9,6 +9,7 @@ from responder.llm import LLMClient, LLMError, hint_from_answer
 
 class FakeModel(BaseHTTPRequestHandler):
     """An OpenAI-compatible endpoint whose answer the test picks: (status, body)."""
+
     answer: tuple[int, bytes] = (200, b"")
     requests: list = []
 
@@ -54,8 +55,7 @@ def test_completion_request_and_answer(model):
     assert text == "Head east."
     (request,) = FakeModel.requests
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer k"
-    assert request["body"] == {"model": "m1", "messages": messages, "temperature": 0.5, "top_p": 0.9,
-                               "max_tokens": 64}
+    assert request["body"] == {"model": "m1", "messages": messages, "temperature": 0.5, "top_p": 0.9, "max_tokens": 64}
 
 
 def test_unset_sampling_settings_and_key_are_not_sent(model):
@@ -65,12 +65,15 @@ def test_unset_sampling_settings_and_key_are_not_sent(model):
     assert request["auth"] is None and set(request["body"]) == {"model", "messages"}
 
 
-@pytest.mark.parametrize("answer, reason", [
-    ((429, b'{"error": {"message": "slow down"}}'), "rate limited: slow down"),
-    ((500, b"oops"), "HTTP 500"),
-    ((200, b"not json"), "unexpected response"),
-    ((200, completion("   ")), "empty answer"),
-])
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ((429, b'{"error": {"message": "slow down"}}'), "rate limited: slow down"),
+        ((500, b"oops"), "HTTP 500"),
+        ((200, b"not json"), "unexpected response"),
+        ((200, completion("   ")), "empty answer"),
+    ],
+)
 def test_failures_become_short_reasons(model, answer, reason):
     FakeModel.answer = answer
     with pytest.raises(LLMError, match=reason):

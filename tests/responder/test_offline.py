@@ -3,8 +3,14 @@ from responder.payloads import parse_maze_state
 
 
 def state(grid, player, exit_, germs=()):
-    return parse_maze_state({"player_pos": list(player), "exit_pos": list(exit_), "visible_map": grid,
-                             "germs": [{"x": x, "y": y} for x, y in germs]})
+    return parse_maze_state(
+        {
+            "player_pos": list(player),
+            "exit_pos": list(exit_),
+            "visible_map": grid,
+            "germs": [{"x": x, "y": y} for x, y in germs],
+        }
+    )
 
 
 def assert_walkable(grid, start, path):
@@ -37,9 +43,7 @@ def test_offline_chat_hooks():
 
 # -- maze ---------------------------------------------------------------------------------------------
 def test_hint_reaches_the_exit_and_describes_the_route():
-    grid = [[1, 1, 1],
-            [0, 0, 1],
-            [0, 0, 1]]
+    grid = [[1, 1, 1], [0, 0, 1], [0, 0, 1]]
     hint = maze_hint(state(grid, (0, 0), (2, 2)))
     assert hint["path"] == [[1, 0], [2, 0], [2, 1], [2, 2]]
     assert hint["hint"] == "Head east 2, then south 2."
@@ -49,19 +53,19 @@ def test_hint_reaches_the_exit_and_describes_the_route():
 def test_one_is_floor_and_zero_is_wall():
     # With the inverse convention (0 = floor) the direct cells (0, 1) would be open and the exit one step away;
     # with 1 = floor the only way round is the U of ones.
-    grid = [[1, 1, 1],
-            [0, 0, 1],
-            [1, 1, 1]]
+    grid = [[1, 1, 1], [0, 0, 1], [1, 1, 1]]
     hint = maze_hint(state(grid, (0, 0), (0, 2)))
     assert hint["path"] == [[1, 0], [2, 0], [2, 1], [2, 2], [1, 2], [0, 2]]
     assert hint["hint"] == "Head east 2, then south 2, then west 2."
 
 
 def test_hint_keeps_clear_of_germs_when_another_route_exists():
-    grid = [[1, 1, 1, 1, 1],
-            [1, 0, 1, 0, 1],  # the germ waits in the pocket at (2, 1), next to the short top route
-            [1, 0, 0, 0, 1],
-            [1, 1, 1, 1, 1]]
+    grid = [
+        [1, 1, 1, 1, 1],
+        [1, 0, 1, 0, 1],  # the germ waits in the pocket at (2, 1), next to the short top route
+        [1, 0, 0, 0, 1],
+        [1, 1, 1, 1, 1],
+    ]
     hint = maze_hint(state(grid, (0, 0), (4, 0), germs=[(2, 1)]))
     full = maze_hint(state(grid, (0, 0), (4, 0)))
     assert full["path"] == [[1, 0], [2, 0], [3, 0], [4, 0]]  # without the germ: straight along the top
@@ -85,18 +89,14 @@ def test_path_holds_at_most_the_next_steps():
 
 
 def test_long_route_hint_names_the_first_turns():
-    grid = [[1, 1, 0, 0],
-            [0, 1, 1, 0],
-            [0, 0, 1, 1],
-            [0, 0, 0, 1]]
+    grid = [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1]]
     hint = maze_hint(state(grid, (0, 0), (3, 3)))
     assert_walkable(grid, (0, 0), hint["path"])
     assert hint["hint"] == "Head east 1, then south 1, then east 1, then follow the path."
 
 
 def test_unreachable_exit():
-    grid = [[1, 0, 1],
-            [1, 0, 1]]
+    grid = [[1, 0, 1], [1, 0, 1]]
     hint = maze_hint(state(grid, (0, 0), (2, 1)))
     assert hint["hint"].startswith("No path to the exit is visible yet; explore south-east")
     assert "path" not in hint

@@ -1,4 +1,5 @@
 """`python -m responder` against a mosquitto of the test's own, observed by a plain paho client."""
+
 import json
 import os
 import queue
@@ -74,12 +75,24 @@ def responder(broker_port, tmp_path):
     def start(**extra_env: str):
         client_id = f"responder-test-{uuid.uuid4().hex[:8]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MQTT_", "LLM_", "RESPONDER_"))}
-        env.update(MQTT_BROKER_PORT=str(broker_port), RESPONDER_CLIENT_ID=client_id, RESPONDER_STATUS_INTERVAL="1",
-                   LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1", **extra_env)
+        env.update(
+            MQTT_BROKER_PORT=str(broker_port),
+            RESPONDER_CLIENT_ID=client_id,
+            RESPONDER_STATUS_INTERVAL="1",
+            LOG_LEVEL="DEBUG",
+            PYTHONUNBUFFERED="1",
+            **extra_env,
+        )
         log_path = tmp_path / f"{client_id}.log"
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "responder"], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "responder"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         started.append(proc)
         return proc, client_id, log_path
 
@@ -148,18 +161,32 @@ def test_chat_hint_status_and_last_will(broker_port, responder):
     assert online["service"] == client_id and online["status"] == "online" and isinstance(online["ts"], int)
     observer = Observer(broker_port, ["maze/status", "prompt_portal/assistant_response/#", "maze/hint/#"])
     try:
-
         reply_topic = "prompt_portal/assistant_response/chat-1/observer/req-1"
-        observer.publish("prompt_portal/user_input", {
-            "sessionId": "chat-1", "message": "hello responder", "requestId": "req-1",
-            "clientId": "observer", "replyTopic": reply_topic})
+        observer.publish(
+            "prompt_portal/user_input",
+            {
+                "sessionId": "chat-1",
+                "message": "hello responder",
+                "requestId": "req-1",
+                "clientId": "observer",
+                "replyTopic": reply_topic,
+            },
+        )
         topic, payload, _ = observer.expect(lambda t, p, r: t.startswith("prompt_portal/assistant_response/"))
         assert topic == reply_topic
         assert payload == b"[offline] You said: hello responder"  # raw text, not JSON
 
-        observer.publish("maze/state", {
-            "sessionId": "game-1", "player_pos": [1, 1], "exit_pos": [3, 1],
-            "visible_map": [[0, 0, 0, 0, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 0]], "germs": []}, qos=0)
+        observer.publish(
+            "maze/state",
+            {
+                "sessionId": "game-1",
+                "player_pos": [1, 1],
+                "exit_pos": [3, 1],
+                "visible_map": [[0, 0, 0, 0, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 0]],
+                "germs": [],
+            },
+            qos=0,
+        )
         _, payload, _ = observer.expect(lambda t, p, r: t == "maze/hint/game-1")
         hint = json.loads(payload)
         assert hint["path"] == [[2, 1], [3, 1]] and hint["hint"] == "Head east 2." and hint["show_path"] is True
@@ -178,8 +205,9 @@ def test_sigterm_announces_offline_and_exits_cleanly(broker_port, responder):
     proc, client_id, log_path = responder()
     observer = Observer(broker_port, ["maze/status"])
     try:
-        observer.expect(lambda t, p, r: status_of(p).get("service") == client_id
-                        and status_of(p).get("status") == "online")
+        observer.expect(
+            lambda t, p, r: status_of(p).get("service") == client_id and status_of(p).get("status") == "online"
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0, log_path.read_text()
         observer.expect(lambda t, p, r: status_of(p) == {"service": client_id, "status": "offline"})
@@ -231,8 +259,9 @@ def test_llm_mode_memory_errors_and_hint_fallback(broker_port, responder, model_
     observer = Observer(broker_port, ["prompt_portal/assistant_response/#", "maze/hint/#"])
 
     def ask(message: str, system_prompt: str) -> bytes:
-        observer.publish("prompt_portal/user_input", {"sessionId": "chat-7", "message": message,
-                                                      "systemPrompt": system_prompt})
+        observer.publish(
+            "prompt_portal/user_input", {"sessionId": "chat-7", "message": message, "systemPrompt": system_prompt}
+        )
         return observer.expect(lambda t, p, r: t == "prompt_portal/assistant_response/chat-7")[1]
 
     try:

@@ -15,3 +15,15 @@ def session(django_user_model):
 
     owner = django_user_model.objects.create_user("alice", password="pw-alice-123456")
     return services.session_create(owner=owner, preset="general")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, a database file as in production (WAL, IMMEDIATE transactions, a busy timeout), not Django's
+    default in-memory test database, whose shared cache answers "table is locked" at once where a file's writers
+    queue: sockets of one game changing its play together (maze/services.play_change) must queue, as they do."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "unit.sqlite3")

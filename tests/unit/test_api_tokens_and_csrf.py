@@ -1,4 +1,5 @@
 """Personal API tokens (Bearer, no CSRF, revocable) and CSRF enforcement for session requests."""
+
 import json
 
 import pytest
@@ -28,8 +29,9 @@ def csrf_headers(client):
 
 
 def create_token(browser, name="script") -> dict:
-    response = browser.post("/api/tokens/", json.dumps({"name": name}), content_type="application/json",
-                            headers=csrf_headers(browser))
+    response = browser.post(
+        "/api/tokens/", json.dumps({"name": name}), content_type="application/json", headers=csrf_headers(browser)
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -46,8 +48,9 @@ def test_session_post_without_csrf_token_is_refused_with_json(browser):
 
 
 def test_session_post_with_csrf_token_works(browser):
-    response = browser.post("/api/chatbot/sessions", "{}", content_type="application/json",
-                            headers=csrf_headers(browser))
+    response = browser.post(
+        "/api/chatbot/sessions", "{}", content_type="application/json", headers=csrf_headers(browser)
+    )
     assert response.status_code == 201
 
 
@@ -68,8 +71,9 @@ def test_token_is_shown_once_and_stored_only_as_a_digest(browser, alice):
 
 def test_bearer_token_calls_the_api_without_csrf(browser):
     client = bearer(create_token(browser)["token"])
-    response = client.post("/api/chatbot/sessions", json.dumps({"title": "from a script"}),
-                           content_type="application/json")
+    response = client.post(
+        "/api/chatbot/sessions", json.dumps({"title": "from a script"}), content_type="application/json"
+    )
     assert response.status_code == 201
     assert [s["title"] for s in client.get("/api/chatbot/sessions").json()["sessions"]] == ["from a script"]
     token = ApiToken.objects.get()
@@ -117,20 +121,24 @@ def test_someone_elses_token_cannot_be_revoked(browser, django_user_model):
 
 def test_token_name_is_validated(browser):
     for body in ({}, {"name": ""}, {"name": 7}, {"name": "x" * 101}):
-        response = browser.post("/api/tokens/", json.dumps(body), content_type="application/json",
-                                headers=csrf_headers(browser))
+        response = browser.post(
+            "/api/tokens/", json.dumps(body), content_type="application/json", headers=csrf_headers(browser)
+        )
         assert response.status_code == 400 and response.json()["field"] == "name"
 
 
 def test_account_page_creates_shows_once_and_revokes(browser):
-    page = browser.post("/accounts/profile/", {"name": "grader", "csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
+    page = browser.post(
+        "/accounts/profile/", {"name": "grader", "csrfmiddlewaretoken": browser.cookies["csrftoken"].value}
+    )
     html = page.content.decode()
     token = ApiToken.objects.get()
     secret = html.split('id="new-token">')[1].split("<")[0]
     assert page.status_code == 200 and secret.startswith(token.prefix)
     assert secret not in browser.get("/accounts/profile/").content.decode()  # shown once
-    browser.post(f"/accounts/profile/tokens/{token.id}/revoke/",
-                 {"csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
+    browser.post(
+        f"/accounts/profile/tokens/{token.id}/revoke/", {"csrfmiddlewaretoken": browser.cookies["csrftoken"].value}
+    )
     assert bearer(secret).get("/api/chatbot/sessions").status_code == 401
 
 

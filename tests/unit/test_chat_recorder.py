@@ -1,5 +1,6 @@
 """portal.telemetry.ChatRecorder against a real redis-server of its own: chat numbers gathered in the process
 reach Redis in one write, arrive within the flush interval, and survive a Redis outage."""
+
 import asyncio
 import tempfile
 from pathlib import Path

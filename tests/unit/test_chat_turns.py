@@ -1,5 +1,6 @@
 """A chat turn in the database (chatbot/services.py): which LLM conversation a question goes to, one open request
 per session, and replies stored once and only with their question."""
+
 import pytest
 from django.utils import timezone
 
@@ -12,8 +13,15 @@ HOLDER = "w1|token"
 
 
 def begin(session, request_id, content="q", hold_for=45, gone=(), **overrides):
-    return services.turn_begin(session_id=session.id, request_id=request_id, content=content, overrides=overrides,
-                               holder=HOLDER, hold_for=hold_for, gone=gone)
+    return services.turn_begin(
+        session_id=session.id,
+        request_id=request_id,
+        content=content,
+        overrides=overrides,
+        holder=HOLDER,
+        hold_for=hold_for,
+        gone=gone,
+    )
 
 
 def answer(session, request_id, text="a"):

@@ -1,4 +1,5 @@
 """Chat API behaviour that needs no worker: validation, ownership, and 503 when no worker can be reached."""
+
 import json
 
 import pytest
@@ -65,7 +66,8 @@ def test_message_without_a_reachable_worker_is_503_and_stores_nothing(alice):
     client = AsyncClient()
     client.force_login(alice)
     response = async_to_sync(client.post)(
-        "/api/chatbot/messages", json.dumps({"session_id": session.id, "content": "hi"}),
+        "/api/chatbot/messages",
+        json.dumps({"session_id": session.id, "content": "hi"}),
         content_type="application/json",
     )
     assert response.status_code == 503
@@ -76,7 +78,9 @@ def test_message_without_a_reachable_worker_is_503_and_stores_nothing(alice):
 
 def test_assistant_reply_is_stored_once_per_request(alice):
     session = services.session_create(owner=alice)
-    services.turn_begin(session_id=session.id, request_id="r1", content="q", overrides={}, holder="test|token", hold_for=45)
+    services.turn_begin(
+        session_id=session.id, request_id="r1", content="q", overrides={}, holder="test|token", hold_for=45
+    )
     first, created = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
     again, created_again = services.reply_store(request_id="r1", text="a", is_error=False, metadata={})
     assert created and not created_again and first.id == again.id
@@ -91,7 +95,9 @@ def test_a_reply_without_its_question_is_not_kept(alice):
 
 def test_reset_starts_a_new_llm_conversation_and_clears_messages(alice):
     session = services.session_create(owner=alice)
-    services.turn_begin(session_id=session.id, content="hi", request_id="r1", overrides={}, holder="test|token", hold_for=45)
+    services.turn_begin(
+        session_id=session.id, content="hi", request_id="r1", overrides={}, holder="test|token", hold_for=45
+    )
     old_key, old_llm_key = session.session_key, ChatSession.objects.get(pk=session.pk).llm_session_key
     services.session_reset(session=session)
     session.refresh_from_db()
@@ -100,49 +106,30 @@ def test_reset_starts_a_new_llm_conversation_and_clears_messages(alice):
     assert session.llm_system_prompt is None and session.llm_open_request == ""
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"content": ""}, 400),
-    ({"content": 42}, 400),
-    ({"content": "hi", "temperature": "hot"}, 400),
-    ({"content": "hi", "max_tokens": -1}, 400),
-    ({"content": "x" * 70_000}, 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"content": ""}, 400),
+        ({"content": 42}, 400),
+        ({"content": "hi", "temperature": "hot"}, 400),
+        ({"content": "hi", "max_tokens": -1}, 400),
+        ({"content": "x" * 70_000}, 413),
+    ],
+)
 def test_refused_messages_leave_nothing_behind(alice, body, status):
     session = services.session_create(owner=alice, system_prompt="be brief")
     before = (ChatSession.objects.values().get(id=session.id), ChatMessage.objects.count())
     client = AsyncClient()
     client.force_login(alice)
     response = async_to_sync(client.post)(
-        "/api/chatbot/messages", json.dumps({"session_id": session.id, **body}), content_type="application/json")
+        "/api/chatbot/messages", json.dumps({"session_id": session.id, **body}), content_type="application/json"
+    )
     assert response.status_code == status and response.json()["detail"]
     assert (ChatSession.objects.values().get(id=session.id), ChatMessage.objects.count()) == before
 
 
 def post_message(client, body):
     return async_to_sync(client.post)("/api/chatbot/messages", json.dumps(body), content_type="application/json")
-
-
-def test_a_chat_message_reads_its_user_and_session_in_one_database_hop(alice, monkeypatch):
-    """The API's chat POST loads the signed-in user and the chat session together (portal/api.py `preload`):
-    each hop to a database thread costs ~0.15 ms of a turn at concurrency 1."""
-    import portal.api
-    import portal.async_middleware
-
-    hops = []
-
-    def counting(real):
-        async def run_db(func, *args, **kwargs):
-            hops.append(func.__name__)
-            return await real(func, *args, **kwargs)
-        return run_db
-
-    monkeypatch.setattr(portal.api, "run_db", counting(portal.api.run_db))
-    monkeypatch.setattr(portal.async_middleware, "run_db", counting(portal.async_middleware.run_db))
-    session = services.session_create(owner=alice)
-    client = AsyncClient()
-    client.force_login(alice)
-    assert post_message(client, {"session_id": session.id, "content": "hi"}).status_code == 503  # no worker here
-    assert hops == ["_user_and_preload"]
 
 
 def test_a_chat_message_is_refused_in_order_anonymous_then_invalid_then_not_yours(alice, django_user_model):

@@ -1,5 +1,6 @@
 """The client-id lease (portal/mqtt/identity.py) against a real Redis server: compare-and-set inside Redis, so a
 worker never frees or extends a lease another worker holds."""
+
 import asyncio
 
 import pytest

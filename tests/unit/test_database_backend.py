@@ -1,4 +1,5 @@
 """The suite runs on the database it was asked for (scripts/test runs it on SQLite and on PostgreSQL)."""
+
 import os
 
 import pytest

@@ -1,5 +1,6 @@
 """The worker's database thread (portal/db.py DbThread): calls made while it is busy run together in one
 transaction, each in its own savepoint with its own outcome; a commit that fails reruns each call alone."""
+
 import asyncio
 import threading
 
@@ -85,8 +86,10 @@ def test_a_commit_that_fails_reruns_each_call_alone(session):
     async def scenario(db):
         held = asyncio.ensure_future(db.run(hold))
         await asyncio.sleep(0.05)
-        calls = [asyncio.ensure_future(db.run(store, session_id=sid, content=c))
-                 for sid, c in ((session.id, "kept"), (10**9, "orphan"), (session.id, "kept too"))]
+        calls = [
+            asyncio.ensure_future(db.run(store, session_id=sid, content=c))
+            for sid, c in ((session.id, "kept"), (10**9, "orphan"), (session.id, "kept too"))
+        ]
         await asyncio.sleep(0)
         gate.set()
         await held

@@ -1,4 +1,5 @@
 """The deployment files stay consistent with the code and with each other (no Docker engine runs here)."""
+
 import re
 from pathlib import Path
 
@@ -12,9 +13,13 @@ def test_docker_broker_config_is_the_production_one_with_image_paths():
     production = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
     docker = (ROOT / "deploy/docker/mosquitto.conf").read_text()
     body = "\n".join(line for line in docker.splitlines()[3:]) + "\n"
-    for old, new in {"/var/lib/mosquitto/": "/mosquitto/data/", "log_dest syslog": "log_dest stdout",
-                     "listener 1883 127.0.0.1": "listener 1883", "/etc/mosquitto/passwd": "/mosquitto/data/passwd",
-                     "/etc/mosquitto/acl": "/mosquitto/config/acl"}.items():
+    for old, new in {
+        "/var/lib/mosquitto/": "/mosquitto/data/",
+        "log_dest syslog": "log_dest stdout",
+        "listener 1883 127.0.0.1": "listener 1883",
+        "/etc/mosquitto/passwd": "/mosquitto/data/passwd",
+        "/etc/mosquitto/acl": "/mosquitto/config/acl",
+    }.items():
         assert old in production
         production = production.replace(old, new)
     assert body == production
@@ -38,9 +43,11 @@ def test_proxies_wait_longer_than_the_platform_so_its_own_504_arrives_first():
 
 def test_compose_file_runs_every_part_of_the_platform():
     compose = (ROOT / "docker-compose.yml").read_text()
-    services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\n", compose.split("\nservices:\n")[1].split("\nvolumes:")[0], re.M))
+    services = set(
+        re.findall(r"^  ([a-z][a-z0-9_-]*):\n", compose.split("\nservices:\n")[1].split("\nvolumes:")[0], re.M)
+    )
     assert {"web", "worker", "responder", "mosquitto", "redis", "postgres", "nginx", "migrate"} <= services
-    assert "run_mqtt_worker" in compose and "python\", \"-m\", \"responder" in compose
+    assert "run_mqtt_worker" in compose and 'python", "-m", "responder' in compose
     assert "deploy/docker/mosquitto.conf" in compose and "mosquitto-data:/mosquitto/data" in compose
     # The broker has passwords and the ACL; the portal and the LLM service each have their own user.
     assert "./deploy/mosquitto/acl:/mosquitto/config/acl" in compose and "mosquitto_passwd" in compose
@@ -51,7 +58,9 @@ def test_compose_file_runs_every_part_of_the_platform():
 def test_systemd_units_start_the_three_processes():
     units = {p.name: p.read_text() for p in (ROOT / "deploy/systemd").glob("*.service")}
     commands = " ".join(re.findall(r"^ExecStart=(.*)$", "\n".join(units.values()), re.M))
-    assert "portal.serve_web --proxy-headers" in commands and "run_mqtt_worker" in commands and "-m responder" in commands
+    assert (
+        "portal.serve_web --proxy-headers" in commands and "run_mqtt_worker" in commands and "-m responder" in commands
+    )
     assert all("Restart=" in text for text in units.values())
 
 

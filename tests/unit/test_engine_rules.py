@@ -1,6 +1,7 @@
 """The worker engine's rules, called unit by unit with fakes at its seams (a fake MQTT link, a recording channel
 layer, in-memory hooks): no broker, no Redis, no sleeps. The faults that need the real parts are in
 tests/integration/test_faults.py and test_llm_service_quirks.py."""
+
 import asyncio
 import json
 import time
@@ -12,9 +13,15 @@ from portal.mqtt.engine import EngineConfig, EngineHooks, WorkerEngine
 
 BASE = "prompt_portal/assistant_response"
 MQTT = {
-    "TOPIC_ASSISTANT_RESPONSE": BASE, "TOPIC_USER_INPUT": "prompt_portal/user_input", "TOPIC_HINT": "maze/hint/+",
-    "TOPIC_LLM_STATUS": ["maze/status"], "TOPIC_PROBE": "prompt_portal/probe", "MAX_PAYLOAD_BYTES": 10_000,
-    "MAX_RECONNECT_ATTEMPTS": 0, "PROBE_INTERVAL": 5, "PROBE_TIMEOUT": 5,
+    "TOPIC_ASSISTANT_RESPONSE": BASE,
+    "TOPIC_USER_INPUT": "prompt_portal/user_input",
+    "TOPIC_HINT": "maze/hint/+",
+    "TOPIC_LLM_STATUS": ["maze/status"],
+    "TOPIC_PROBE": "prompt_portal/probe",
+    "MAX_PAYLOAD_BYTES": 10_000,
+    "MAX_RECONNECT_ATTEMPTS": 0,
+    "PROBE_INTERVAL": 5,
+    "PROBE_TIMEOUT": 5,
 }
 
 
@@ -64,8 +71,11 @@ class ChatStore:
             return {"busy": self.busy_with}
         self.begun_with_gone.append(tuple(gone))
         self.questions[request_id] = content
-        return {"payload": {"sessionId": f"llm-{session_id}", "message": content, "systemPrompt": "p"},
-                "user_message": {"content": content, "request_id": request_id}, "notice": None}
+        return {
+            "payload": {"sessionId": f"llm-{session_id}", "message": content, "systemPrompt": "p"},
+            "user_message": {"content": content, "request_id": request_id},
+            "notice": None,
+        }
 
     def cancel(self, *, request_id):
         self.questions.pop(request_id, None)
@@ -86,19 +96,37 @@ async def run_sync(func, **kwargs):
 def world():
     store, layer, link = ChatStore(), RecordingLayer(), FakeLink()
     engine = WorkerEngine(
-        config=EngineConfig(mqtt=MQTT, heartbeat_interval=1, pending_max=100, pending_max_age=120,
-                            session_queue_max=2, breaker_threshold=2, breaker_cooldown=30, llm_status_timeout=90),
-        client_id="w1", channel_layer=layer, redis=None, link=link, run_sync=run_sync,
-        hooks=EngineHooks(begin_chat_turn=store.begin, cancel_chat_turn=store.cancel,
-                          store_chat_reply=store.store),
+        config=EngineConfig(
+            mqtt=MQTT,
+            heartbeat_interval=1,
+            pending_max=100,
+            pending_max_age=120,
+            session_queue_max=2,
+            breaker_threshold=2,
+            breaker_cooldown=30,
+            llm_status_timeout=90,
+        ),
+        client_id="w1",
+        channel_layer=layer,
+        redis=None,
+        link=link,
+        run_sync=run_sync,
+        hooks=EngineHooks(begin_chat_turn=store.begin, cancel_chat_turn=store.cancel, store_chat_reply=store.store),
     )
     return engine, store, layer, link
 
 
 def request(engine, request_id, session=1, timeout=45.0):
-    return engine.handle_web_event(contract.chat_request_event(
-        request_id=request_id, session_key=f"s{session}", timeout=timeout, accept_by=time.time() + 5,
-        question={"session_id": session, "content": f"question {request_id}", "overrides": {}}, group="g"))
+    return engine.handle_web_event(
+        contract.chat_request_event(
+            request_id=request_id,
+            session_key=f"s{session}",
+            timeout=timeout,
+            accept_by=time.time() + 5,
+            question={"session_id": session, "content": f"question {request_id}", "overrides": {}},
+            group="g",
+        )
+    )
 
 
 def reply(engine, request_id, payload, session=1, client="w1"):
@@ -265,8 +293,9 @@ def test_a_request_that_cannot_be_published_leaves_no_question(world):
             return super().begin(**kwargs)
 
     dropping = DropsAfterStore()
-    engine.hooks = EngineHooks(begin_chat_turn=dropping.begin, cancel_chat_turn=dropping.cancel,
-                               store_chat_reply=dropping.store)
+    engine.hooks = EngineHooks(
+        begin_chat_turn=dropping.begin, cancel_chat_turn=dropping.cancel, store_chat_reply=dropping.store
+    )
     run(request(engine, "r1"))
     assert layer.of("r1", contract.CHAT_ERROR)[0]["code"] == contract.ERROR_UNAVAILABLE
     assert dropping.questions == {} and len(engine.turns) == 0

@@ -1,4 +1,5 @@
 """portal/event_loop.py and portal/serve_web.py: daphne and the worker run on the loop EVENT_LOOP names."""
+
 import os
 import subprocess
 import sys
@@ -10,17 +11,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "SECRET_KEY": "x" * 50, "DEBUG": "false", "ENV_FILE": "",
-                "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                          timeout=60)
+    full_env = {
+        **os.environ,
+        "SECRET_KEY": "x" * 50,
+        "DEBUG": "false",
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60
+    )
 
 
-DAPHNES_LOOP = "from portal import event_loop; event_loop.use_configured_policy(); import daphne.server; " \
-               "print(type(daphne.server.twisted_loop).__module__)"
-WORKERS_LOOP = "import asyncio; from portal import event_loop\n" \
-               "async def main(): return type(asyncio.get_running_loop()).__module__\n" \
-               "print(event_loop.run(main()))"
+DAPHNES_LOOP = (
+    "from portal import event_loop; event_loop.use_configured_policy(); import daphne.server; "
+    "print(type(daphne.server.twisted_loop).__module__)"
+)
+WORKERS_LOOP = (
+    "import asyncio; from portal import event_loop\n"
+    "async def main(): return type(asyncio.get_running_loop()).__module__\n"
+    "print(event_loop.run(main()))"
+)
 
 
 @pytest.mark.parametrize("code", [DAPHNES_LOOP, WORKERS_LOOP], ids=["daphne", "worker"])
@@ -33,9 +45,20 @@ def test_the_configured_loop_is_the_one_that_runs(code, setting, module):
 
 def test_uvloop_is_the_default():
     env = {k: v for k, v in os.environ.items() if k != "EVENT_LOOP"}
-    out = subprocess.run([sys.executable, "-c", DAPHNES_LOOP], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**env, "SECRET_KEY": "x" * 50, "DEBUG": "false", "ENV_FILE": "",
-                              "DJANGO_SETTINGS_MODULE": "portal.settings"})
+    out = subprocess.run(
+        [sys.executable, "-c", DAPHNES_LOOP],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **env,
+            "SECRET_KEY": "x" * 50,
+            "DEBUG": "false",
+            "ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+        },
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "uvloop"
 

@@ -4,6 +4,7 @@ a deliberate answer -- 2xx, or 4xx/503 with a JSON body saying what is wrong -- 
 Bodies are generated three ways: raw bytes (mostly not JSON), arbitrary JSON, and objects made of each
 endpoint's own field names with values of every type, so validation is exercised field by field.
 """
+
 import json
 
 import pytest
@@ -19,15 +20,44 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 FUZZ = fuzz_settings(60)
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63, max_value=10**30),
-                         st.floats(allow_nan=False), st.text(max_size=30))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=15)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=2**63, max_value=10**30),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=15,
+)
 
 FIELDS = [
-    "session_id", "content", "system_prompt", "temperature", "top_p", "max_tokens", "preset", "title", "template_id",
-    "description", "width", "height", "germs", "mode", "name", "report", "steps", "duration_ms", "hints", "outcome",
-    "state", "oxygen", "name",
+    "session_id",
+    "content",
+    "system_prompt",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "preset",
+    "title",
+    "template_id",
+    "description",
+    "width",
+    "height",
+    "germs",
+    "mode",
+    "name",
+    "report",
+    "steps",
+    "duration_ms",
+    "hints",
+    "outcome",
+    "state",
+    "oxygen",
+    "name",
 ]
 
 
@@ -56,8 +86,7 @@ def world(django_user_model):
     client = Client()
     client.force_login(user)
     template = client.post("/api/templates/", {"title": "t", "content": "c"}, content_type="application/json")
-    ids = {"session": session.id, "game": game.id, "template": template.json()["id"],
-           "foreign": others_session.id}
+    ids = {"session": session.id, "game": game.id, "template": template.json()["id"], "foreign": others_session.id}
     return client, ids
 
 
@@ -115,16 +144,22 @@ def test_a_form_instead_of_json_is_refused_with_415(world, django_user_model, pa
     client.force_login(django_user_model.objects.get(username="fuzzer"))
     client.get("/chat/")  # the page sets the CSRF cookie
     token = client.cookies["csrftoken"].value
-    body = (f'--x\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
-            '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--x--\r\n').encode()
+    body = (
+        f'--x\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
+        '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--x--\r\n'
+    ).encode()
     response = client.generic("POST", path.format(**ids), body, content_type="multipart/form-data; boundary=x")
     assert response.status_code == 415 and "JSON" in response.json()["detail"], response.content[:300]
 
 
 ID_PATHS = [
-    ("get", "/api/chatbot/sessions/{}"), ("delete", "/api/chatbot/sessions/{}"),
-    ("post", "/api/chatbot/sessions/{}/reset"), ("get", "/api/chatbot/sessions/{}/messages"),
-    ("get", "/api/templates/{}"), ("get", "/api/maze/games/{}"), ("post", "/api/maze/games/{}/finish"),
+    ("get", "/api/chatbot/sessions/{}"),
+    ("delete", "/api/chatbot/sessions/{}"),
+    ("post", "/api/chatbot/sessions/{}/reset"),
+    ("get", "/api/chatbot/sessions/{}/messages"),
+    ("get", "/api/templates/{}"),
+    ("get", "/api/maze/games/{}"),
+    ("post", "/api/maze/games/{}/finish"),
     ("delete", "/api/tokens/{}"),
 ]
 

@@ -5,6 +5,7 @@ The property: any bytes and any topic give either a parsed value or the parser's
 caller counts as malformed and skips) -- never another exception, which would be a crash path in a process that
 must run for months. Structured JSON is generated too, because random bytes rarely get past json.loads.
 """
+
 import json
 import math
 
@@ -24,7 +25,9 @@ FUZZ = fuzz_settings(300)
 
 # Numbers JSON can carry but Python handles awkwardly: huge integers, NaN/Infinity (json.loads accepts them).
 awkward_numbers = st.one_of(
-    st.integers(), st.integers(min_value=10**300, max_value=10**400), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
 )
 json_scalars = st.one_of(st.none(), st.booleans(), awkward_numbers, st.text(max_size=40))
 json_values = st.recursive(
@@ -34,9 +37,32 @@ json_values = st.recursive(
 )
 # Objects that use the protocol's own field names, so the parsers' deeper branches are reached.
 PROTOCOL_KEYS = [
-    "response", "content", "hint", "error", "detail", "message", "sessionId", "status", "ts", "service",
-    "temperature", "topP", "maxTokens", "systemPrompt", "requestId", "replyTopic", "reset", "target",
-    "prompt_template", "template", "visible_map", "player_pos", "exit_pos", "germs", "oxygen", "breaks_remaining",
+    "response",
+    "content",
+    "hint",
+    "error",
+    "detail",
+    "message",
+    "sessionId",
+    "status",
+    "ts",
+    "service",
+    "temperature",
+    "topP",
+    "maxTokens",
+    "systemPrompt",
+    "requestId",
+    "replyTopic",
+    "reset",
+    "target",
+    "prompt_template",
+    "template",
+    "visible_map",
+    "player_pos",
+    "exit_pos",
+    "germs",
+    "oxygen",
+    "breaks_remaining",
 ]
 protocol_objects = st.dictionaries(st.sampled_from(PROTOCOL_KEYS), json_values, max_size=10)
 
@@ -89,8 +115,12 @@ def test_oversized_payloads_are_refused_before_decoding():
 
 topics = st.one_of(
     st.text(max_size=80),
-    st.lists(st.sampled_from(["prompt_portal", "assistant_response", "maze", "hint", "s1", "w1", "r1", "", "+",
-                              "#", "a/b", "\x00", "é"]), max_size=6).map("/".join),
+    st.lists(
+        st.sampled_from(
+            ["prompt_portal", "assistant_response", "maze", "hint", "s1", "w1", "r1", "", "+", "#", "a/b", "\x00", "é"]
+        ),
+        max_size=6,
+    ).map("/".join),
 )
 
 
@@ -114,9 +144,14 @@ def test_responder_parsers_only_raise_payload_error(payload):
         obj = responder_payloads.decode_object(payload)
     except PayloadError:
         return
-    for parse in (responder_payloads.ChatRequest.parse, responder_payloads.parse_maze_state,
-                  responder_payloads.template_prompt, responder_payloads.template_reset,
-                  responder_payloads.forget_target, responder_payloads.session_of):
+    for parse in (
+        responder_payloads.ChatRequest.parse,
+        responder_payloads.parse_maze_state,
+        responder_payloads.template_prompt,
+        responder_payloads.template_reset,
+        responder_payloads.forget_target,
+        responder_payloads.session_of,
+    ):
         try:
             parse(obj)
         except PayloadError:

@@ -1,5 +1,6 @@
 """Which worker a request goes to (portal/mqtt/gateway.py): live, connected and usable ones, in turn, with a
 worker that left a request unacknowledged passed over."""
+
 import asyncio
 import time
 
@@ -9,8 +10,13 @@ from portal.mqtt import contract, gateway
 
 
 def state(client_id, *, connected=True, age=0.0, llm_online=True, breaker="closed"):
-    return {"client_id": client_id, "connected": connected, "heartbeat_at": time.time() - age,
-            "llm": {"online": llm_online}, "breaker": {"state": breaker}}
+    return {
+        "client_id": client_id,
+        "connected": connected,
+        "heartbeat_at": time.time() - age,
+        "llm": {"online": llm_online},
+        "breaker": {"state": breaker},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -21,10 +27,16 @@ def _no_suspects():
 
 
 def test_only_live_connected_usable_workers_take_requests():
-    availability = gateway._evaluate([
-        state("w1"), state("w2", connected=False), state("w3", age=3600), state("w4", breaker="open"),
-        state("w5", llm_online=False), state("w6"),
-    ])
+    availability = gateway._evaluate(
+        [
+            state("w1"),
+            state("w2", connected=False),
+            state("w3", age=3600),
+            state("w4", breaker="open"),
+            state("w5", llm_online=False),
+            state("w6"),
+        ]
+    )
     assert availability.ok and availability.workers == ("w1", "w6")
 
 

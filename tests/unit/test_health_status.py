@@ -1,4 +1,5 @@
 """Health evaluation from worker state: each status and each cause (pure, no processes)."""
+
 import pytest
 
 from health.status import Thresholds, evaluate
@@ -9,8 +10,13 @@ T = Thresholds(heartbeat_interval=2.0, pending_degraded=50, inactivity_degraded=
 
 def worker(**overrides):
     state = {
-        "client_id": "w1", "heartbeat_at": NOW - 1, "connected": True, "last_activity_at": NOW - 15.3,
-        "reconnect_attempts": 0, "pending": 2, "llm": {"online": True},
+        "client_id": "w1",
+        "heartbeat_at": NOW - 1,
+        "connected": True,
+        "last_activity_at": NOW - 15.3,
+        "reconnect_attempts": 0,
+        "pending": 2,
+        "llm": {"online": True},
         "probe": {"last_rtt_ms": 1.2, "consecutive_failures": 0},
     }
     state.update(overrides)

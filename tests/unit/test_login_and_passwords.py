@@ -1,4 +1,5 @@
 """Login throttling (django-axes), password change and password reset by e-mail."""
+
 import re
 
 import pytest
@@ -34,9 +35,13 @@ def test_the_lockout_answers_json_to_api_style_requests(alice, settings):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(client, "alice", "wrong")
-    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD},
-                           REMOTE_ADDR="10.0.0.1", headers={"Accept": "application/json"},
-                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    response = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+        headers={"Accept": "application/json"},
+        HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+    )
     assert response.status_code == 429
 
 
@@ -55,11 +60,15 @@ def test_password_change_uses_the_validators(alice):
     client = Client()
     client.force_login(alice)
     assert client.get("/accounts/password_change/").status_code == 200
-    weak = client.post("/accounts/password_change/",
-                       {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"})
+    weak = client.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"},
+    )
     assert weak.status_code == 200 and "too common" in weak.content.decode()
-    done = client.post("/accounts/password_change/", {"old_password": PASSWORD, "new_password1": "New-phrase-4567",
-                                                       "new_password2": "New-phrase-4567"})
+    done = client.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": "New-phrase-4567", "new_password2": "New-phrase-4567"},
+    )
     assert done.status_code == 302 and done["Location"] == "/accounts/password_change/done/"
     alice.refresh_from_db()
     assert alice.check_password("New-phrase-4567")
@@ -74,8 +83,9 @@ def test_password_reset_by_mail(alice, mailoutbox):
     link = re.search(r"https?://[^/]+(/accounts/reset/\S+/)", mailoutbox[0].body).group(1)
     form = client.get(link, follow=True)
     assert form.status_code == 200 and "Set password" in form.content.decode()
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "Fresh-phrase-8910",
-                                                    "new_password2": "Fresh-phrase-8910"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "Fresh-phrase-8910", "new_password2": "Fresh-phrase-8910"}
+    )
     assert done.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password("Fresh-phrase-8910")
@@ -90,7 +100,14 @@ def test_password_reset_does_not_reveal_whether_an_address_is_known(alice, mailo
 
 
 def test_signup_takes_an_optional_email(db, django_user_model):
-    response = Client().post("/accounts/signup/", {"username": "bea", "email": "bea@example.org",
-                                                   "password1": "Bea-phrase-12345", "password2": "Bea-phrase-12345"})
+    response = Client().post(
+        "/accounts/signup/",
+        {
+            "username": "bea",
+            "email": "bea@example.org",
+            "password1": "Bea-phrase-12345",
+            "password2": "Bea-phrase-12345",
+        },
+    )
     assert response.status_code == 302
     assert django_user_model.objects.get(username="bea").email == "bea@example.org"

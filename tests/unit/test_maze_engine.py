@@ -3,6 +3,7 @@
 Pure Python: no database, no Django. The fuzz tests use hypothesis when it is installed; a seeded stdlib
 fuzzer runs in every case, so "never raises" stays tested either way.
 """
+
 import math
 import random
 
@@ -84,19 +85,22 @@ def test_extra_walls_are_opened_so_there_are_loops():
     assert count_loops(engine.generate(7, 7, seed=3).walls) == 0  # 49/60 rounds to no extra opening
 
 
-@pytest.mark.parametrize("kwargs,problem", [
-    ({"width": 32}, "width must be odd"),
-    ({"height": 20}, "height must be odd"),
-    ({"width": 5}, "width must be from 7 to 101"),
-    ({"height": 103}, "height must be from 7 to 101"),
-    ({"width": True}, "width must be a whole number"),
-    ({"width": 33.0}, "width must be a whole number"),
-    ({"height": "21"}, "height must be a whole number"),
-    ({"germ_count": -1}, "germ count"),
-    ({"germ_count": engine.MAX_GERMS + 1}, "germ count"),
-    ({"germ_count": True}, "germ count"),
-    ({"pellet_count": -1}, "pellet count"),
-])
+@pytest.mark.parametrize(
+    "kwargs,problem",
+    [
+        ({"width": 32}, "width must be odd"),
+        ({"height": 20}, "height must be odd"),
+        ({"width": 5}, "width must be from 7 to 101"),
+        ({"height": 103}, "height must be from 7 to 101"),
+        ({"width": True}, "width must be a whole number"),
+        ({"width": 33.0}, "width must be a whole number"),
+        ({"height": "21"}, "height must be a whole number"),
+        ({"germ_count": -1}, "germ count"),
+        ({"germ_count": engine.MAX_GERMS + 1}, "germ count"),
+        ({"germ_count": True}, "germ count"),
+        ({"pellet_count": -1}, "pellet count"),
+    ],
+)
 def test_invalid_sizes_and_counts_are_refused_naming_the_problem(kwargs, problem):
     with pytest.raises(ValueError, match=problem):
         engine.generate(**kwargs)
@@ -134,6 +138,7 @@ def test_maze_json_uses_the_client_convention():
 
 # -- grids and paths ---------------------------------------------------------------------------------------
 
+
 def test_protocol_map_marks_floor_with_1_and_round_trips():
     protocol_map = engine.to_protocol_map(WALLS)
     assert protocol_map == [[1 - c for c in row] for row in CLIENT]
@@ -153,19 +158,22 @@ def test_mixing_up_the_two_conventions_gives_a_different_answer():
     assert engine.shortest_path(engine.from_client_grid(protocol_map), (1, 1), (5, 5)) is None
 
 
-@pytest.mark.parametrize("grid,problem", [
-    ("x", "non-empty list of rows"),
-    ([], "non-empty list of rows"),
-    (None, "non-empty list of rows"),
-    ([[0, 1], [1]], "rectangular"),
-    ([[0, 1], "01"], "row 1"),
-    ([[0, 2]], "only 0 and 1"),
-    ([[0, True]], "only 0 and 1"),
-    ([[0, 1.0]], "only 0 and 1"),
-    ([[]], "row 0"),
-    ([[0] * 102], "columns"),
-    ([[0]] * 102, "rows"),
-])
+@pytest.mark.parametrize(
+    "grid,problem",
+    [
+        ("x", "non-empty list of rows"),
+        ([], "non-empty list of rows"),
+        (None, "non-empty list of rows"),
+        ([[0, 1], [1]], "rectangular"),
+        ([[0, 1], "01"], "row 1"),
+        ([[0, 2]], "only 0 and 1"),
+        ([[0, True]], "only 0 and 1"),
+        ([[0, 1.0]], "only 0 and 1"),
+        ([[]], "row 0"),
+        ([[0] * 102], "columns"),
+        ([[0]] * 102, "rows"),
+    ],
+)
 def test_malformed_grids_are_refused(grid, problem):
     for convert in (engine.from_protocol_map, engine.from_client_grid):
         with pytest.raises(ValueError, match=problem):
@@ -175,7 +183,16 @@ def test_malformed_grids_are_refused(grid, problem):
 def test_shortest_path_is_bfs_including_both_ends():
     assert engine.shortest_path(WALLS, (1, 1), (1, 1)) == [(1, 1)]
     assert engine.shortest_path(WALLS, (1, 1), (1, 5)) == [
-        (1, 1), (2, 1), (3, 1), (3, 2), (3, 3), (2, 3), (1, 3), (1, 4), (1, 5)]
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (3, 2),
+        (3, 3),
+        (2, 3),
+        (1, 3),
+        (1, 4),
+        (1, 5),
+    ]
     assert engine.shortest_path(WALLS, (1, 1), (0, 0)) is None  # the goal is a wall
     assert engine.shortest_path(WALLS, (1, 1), (9, 9)) is None  # off the board
     assert engine.shortest_path(WALLS, (1, 1), (5, 5), blocked=frozenset({(4, 3)})) is None
@@ -193,42 +210,62 @@ def test_is_floor_and_neighbours():
     assert engine.neighbours(WALLS, (0, 0)) == []
 
 
-@pytest.mark.parametrize("value,expected", [
-    ([2, 3], (2, 3)), ((2, 3), (2, 3)), ({"x": 2, "y": 3}, (2, 3)), ({"x": 0, "y": 0, "z": 9}, (0, 0)),
-    ([6, 6], (6, 6)), ([7, 3], None), ([-1, 3], None), ([True, 3], None), ([2.0, 3], None), ([2], None),
-    ([1, 2, 3], None), ("2,3", None), (None, None), ({"x": 2}, None), ({"x": "2", "y": 3}, None), (5, None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ([2, 3], (2, 3)),
+        ((2, 3), (2, 3)),
+        ({"x": 2, "y": 3}, (2, 3)),
+        ({"x": 0, "y": 0, "z": 9}, (0, 0)),
+        ([6, 6], (6, 6)),
+        ([7, 3], None),
+        ([-1, 3], None),
+        ([True, 3], None),
+        ([2.0, 3], None),
+        ([2], None),
+        ([1, 2, 3], None),
+        ("2,3", None),
+        (None, None),
+        ({"x": 2}, None),
+        ({"x": "2", "y": 3}, None),
+        (5, None),
+    ],
+)
 def test_parse_point(value, expected):
     assert engine.parse_point(value, 7, 7) == expected
 
 
 # -- hints -------------------------------------------------------------------------------------------------
 
+
 def check(hint, walls=None):
     return engine.validate_hint(hint, 7, 7, walls)
 
 
-@pytest.mark.parametrize("name,value,applied", [
-    ("path", [[1, 1], [2, 1], [3, 1]], [[1, 1], [2, 1], [3, 1]]),
-    ("path", [{"x": 3, "y": 3}, {"x": 3, "y": 2}], [[3, 3], [3, 2]]),
-    ("path", [], []),
-    ("break_wall", [4, 2], [4, 2]),
-    ("break_wall", {"x": 1, "y": 5}, [1, 5]),
-    ("break_walls", [[4, 2], [2, 4], [4, 2]], [[4, 2], [2, 4]]),  # the duplicate adds nothing
-    ("speed_boost_ms", 1500, 1500),
-    ("slow_germs_ms", 0, 0),
-    ("freeze_germs_ms", 60000, 60000),
-    ("highlight_ms", 800, 800),
-    ("teleport_player", [5, 5], [5, 5]),
-    ("move_exit", [1, 5], [1, 5]),
-    ("spawn_oxygen", [[1, 3], [5, 1]], [[1, 3], [5, 1]]),
-    ("highlight_zone", [[0, 0], [6, 6]], [[0, 0], [6, 6]]),
-    ("reveal_map", True, True),
-    ("show_path", False, False),
-    ("toggle_autopilot", True, True),
-    ("breaks_remaining", 3, 3),
-    ("breaks_remaining", 0, 0),
-])
+@pytest.mark.parametrize(
+    "name,value,applied",
+    [
+        ("path", [[1, 1], [2, 1], [3, 1]], [[1, 1], [2, 1], [3, 1]]),
+        ("path", [{"x": 3, "y": 3}, {"x": 3, "y": 2}], [[3, 3], [3, 2]]),
+        ("path", [], []),
+        ("break_wall", [4, 2], [4, 2]),
+        ("break_wall", {"x": 1, "y": 5}, [1, 5]),
+        ("break_walls", [[4, 2], [2, 4], [4, 2]], [[4, 2], [2, 4]]),  # the duplicate adds nothing
+        ("speed_boost_ms", 1500, 1500),
+        ("slow_germs_ms", 0, 0),
+        ("freeze_germs_ms", 60000, 60000),
+        ("highlight_ms", 800, 800),
+        ("teleport_player", [5, 5], [5, 5]),
+        ("move_exit", [1, 5], [1, 5]),
+        ("spawn_oxygen", [[1, 3], [5, 1]], [[1, 3], [5, 1]]),
+        ("highlight_zone", [[0, 0], [6, 6]], [[0, 0], [6, 6]]),
+        ("reveal_map", True, True),
+        ("show_path", False, False),
+        ("toggle_autopilot", True, True),
+        ("breaks_remaining", 3, 3),
+        ("breaks_remaining", 0, 0),
+    ],
+)
 def test_valid_actions_are_applied_normalised(name, value, applied):
     result = check({"hint": "Go", name: value}, walls=WALLS)
     assert result.applied == {name: applied}
@@ -236,46 +273,49 @@ def test_valid_actions_are_applied_normalised(name, value, applied):
     assert result.text == "Go" and result.notice is False and result.error is None
 
 
-@pytest.mark.parametrize("name,value,reason", [
-    ("path", [[1, 1], [3, 3]], "not next to"),
-    ("path", [[1, 1], [1, 1]], "not next to"),
-    ("path", [[3, 2], [2, 3]], "not next to"),  # diagonal
-    ("path", [[1, 1], [9, 1]], "off the 7×7 board"),
-    ("path", [[1, 1], [1, 2]], "is a wall"),
-    ("path", [[1, 1], [True, 1]], "whole numbers"),
-    ("path", [[1, 1]] * 501, "at most 500"),
-    ("path", "east", "list of"),
-    ("path", {"x": 1, "y": 1}, "list of"),
-    ("break_wall", [0, 3], "outer border"),
-    ("break_wall", [3, 6], "outer border"),
-    ("break_wall", [7, 3], "off the"),
-    ("break_wall", "3,3", "point"),
-    ("break_wall", [3.0, 3], "whole numbers"),
-    ("break_walls", [[0, 0]], "outer border"),
-    ("break_walls", [[2, 2]] * 21, "at most 20"),
-    ("break_walls", [2, 2], "whole numbers"),
-    ("break_walls", "all", "list of"),
-    ("speed_boost_ms", True, "whole number"),
-    ("speed_boost_ms", 1500.5, "whole number"),
-    ("slow_germs_ms", -1, "0 to 60000"),
-    ("freeze_germs_ms", 60001, "0 to 60000"),
-    ("highlight_ms", "800", "whole number"),
-    ("teleport_player", [0, 0], "is a wall"),
-    ("teleport_player", [-1, 3], "off the"),
-    ("teleport_player", None, "point"),
-    ("move_exit", [4, 1], "is a wall"),
-    ("move_exit", [3, 70], "off the"),
-    ("spawn_oxygen", [[0, 0]], "is a wall"),
-    ("spawn_oxygen", [[1, 1]] * 21, "at most 20"),
-    ("highlight_zone", [[1, 1]] * 201, "at most 200"),
-    ("highlight_zone", [[8, 8]], "off the"),
-    ("reveal_map", 1, "true or false"),
-    ("show_path", "yes", "true or false"),
-    ("toggle_autopilot", None, "true or false"),
-    ("breaks_remaining", 101, "0 to 100"),
-    ("breaks_remaining", False, "whole number"),
-    ("breaks_remaining", -1, "0 to 100"),
-])
+@pytest.mark.parametrize(
+    "name,value,reason",
+    [
+        ("path", [[1, 1], [3, 3]], "not next to"),
+        ("path", [[1, 1], [1, 1]], "not next to"),
+        ("path", [[3, 2], [2, 3]], "not next to"),  # diagonal
+        ("path", [[1, 1], [9, 1]], "off the 7×7 board"),
+        ("path", [[1, 1], [1, 2]], "is a wall"),
+        ("path", [[1, 1], [True, 1]], "whole numbers"),
+        ("path", [[1, 1]] * 501, "at most 500"),
+        ("path", "east", "list of"),
+        ("path", {"x": 1, "y": 1}, "list of"),
+        ("break_wall", [0, 3], "outer border"),
+        ("break_wall", [3, 6], "outer border"),
+        ("break_wall", [7, 3], "off the"),
+        ("break_wall", "3,3", "point"),
+        ("break_wall", [3.0, 3], "whole numbers"),
+        ("break_walls", [[0, 0]], "outer border"),
+        ("break_walls", [[2, 2]] * 21, "at most 20"),
+        ("break_walls", [2, 2], "whole numbers"),
+        ("break_walls", "all", "list of"),
+        ("speed_boost_ms", True, "whole number"),
+        ("speed_boost_ms", 1500.5, "whole number"),
+        ("slow_germs_ms", -1, "0 to 60000"),
+        ("freeze_germs_ms", 60001, "0 to 60000"),
+        ("highlight_ms", "800", "whole number"),
+        ("teleport_player", [0, 0], "is a wall"),
+        ("teleport_player", [-1, 3], "off the"),
+        ("teleport_player", None, "point"),
+        ("move_exit", [4, 1], "is a wall"),
+        ("move_exit", [3, 70], "off the"),
+        ("spawn_oxygen", [[0, 0]], "is a wall"),
+        ("spawn_oxygen", [[1, 1]] * 21, "at most 20"),
+        ("highlight_zone", [[1, 1]] * 201, "at most 200"),
+        ("highlight_zone", [[8, 8]], "off the"),
+        ("reveal_map", 1, "true or false"),
+        ("show_path", "yes", "true or false"),
+        ("toggle_autopilot", None, "true or false"),
+        ("breaks_remaining", 101, "0 to 100"),
+        ("breaks_remaining", False, "whole number"),
+        ("breaks_remaining", -1, "0 to 100"),
+    ],
+)
 def test_invalid_actions_are_dropped_with_a_reason(name, value, reason):
     result = check({"hint": "Go", name: value}, walls=WALLS)
     assert result.applied == {}
@@ -285,8 +325,15 @@ def test_invalid_actions_are_dropped_with_a_reason(name, value, reason):
 
 
 def test_point_lists_keep_the_valid_points_and_report_the_others():
-    result = check({"hint": "h", "break_walls": [[4, 2], [0, 0], "x", [2, 4]],
-                    "spawn_oxygen": [[1, 3], [0, 3], [99, 1]], "highlight_zone": [[1, 1], [1, -1]]}, walls=WALLS)
+    result = check(
+        {
+            "hint": "h",
+            "break_walls": [[4, 2], [0, 0], "x", [2, 4]],
+            "spawn_oxygen": [[1, 3], [0, 3], [99, 1]],
+            "highlight_zone": [[1, 1], [1, -1]],
+        },
+        walls=WALLS,
+    )
     assert result.applied == {"break_walls": [[4, 2], [2, 4]], "spawn_oxygen": [[1, 3]], "highlight_zone": [[1, 1]]}
     reasons = [(i["action"], i["reason"]) for i in result.ignored]
     assert reasons == [
@@ -319,11 +366,27 @@ def test_a_path_whose_first_step_is_far_from_the_player_is_still_fine():
 
 
 def test_every_action_together_and_unknown_fields_ignored():
-    hint = {"hint": "All", "suggestion": "Try east", "sessionId": "s", "mood": "happy",
-            "path": [[1, 1], [2, 1]], "break_wall": [4, 2], "break_walls": [[2, 4]], "speed_boost_ms": 1,
-            "slow_germs_ms": 2, "freeze_germs_ms": 3, "teleport_player": [3, 3], "spawn_oxygen": [[5, 1]],
-            "move_exit": [5, 5], "highlight_zone": [[1, 1]], "highlight_ms": 4, "reveal_map": True,
-            "show_path": True, "breaks_remaining": 2, "toggle_autopilot": False}
+    hint = {
+        "hint": "All",
+        "suggestion": "Try east",
+        "sessionId": "s",
+        "mood": "happy",
+        "path": [[1, 1], [2, 1]],
+        "break_wall": [4, 2],
+        "break_walls": [[2, 4]],
+        "speed_boost_ms": 1,
+        "slow_germs_ms": 2,
+        "freeze_germs_ms": 3,
+        "teleport_player": [3, 3],
+        "spawn_oxygen": [[5, 1]],
+        "move_exit": [5, 5],
+        "highlight_zone": [[1, 1]],
+        "highlight_ms": 4,
+        "reveal_map": True,
+        "show_path": True,
+        "breaks_remaining": 2,
+        "toggle_autopilot": False,
+    }
     result = check(hint, walls=WALLS)
     assert result.ignored == []
     assert set(result.applied) == engine.ACTION_NAMES
@@ -331,8 +394,15 @@ def test_every_action_together_and_unknown_fields_ignored():
 
 
 def test_the_bad_hint_of_the_integration_test():
-    result = check({"hint": "Go east", "break_wall": [0, 0], "freeze_germs_ms": 2000, "teleport_player": [999, 1],
-                    "path": [[1, 1], [3, 3]]})
+    result = check(
+        {
+            "hint": "Go east",
+            "break_wall": [0, 0],
+            "freeze_germs_ms": 2000,
+            "teleport_player": [999, 1],
+            "path": [[1, 1], [3, 3]],
+        }
+    )
     assert result.applied == {"freeze_germs_ms": 2000}
     assert {i["action"] for i in result.ignored} == {"break_wall", "teleport_player", "path"}
 
@@ -378,54 +448,82 @@ def test_a_hint_that_is_not_an_object_is_an_error_not_a_crash(hint):
 
 # -- reports -----------------------------------------------------------------------------------------------
 
+
 def report(**overrides):
-    data = {"won": True, "duration_ms": 30000, "steps": 10, "backtracks": 1, "collisions": 1,
-            "oxygen_collected": 2, "hint_count": 3, "avg_hint_latency_ms": 100, "mode": "lam"}
+    data = {
+        "won": True,
+        "duration_ms": 30000,
+        "steps": 10,
+        "backtracks": 1,
+        "collisions": 1,
+        "oxygen_collected": 2,
+        "hint_count": 3,
+        "avg_hint_latency_ms": 100,
+        "mode": "lam",
+    }
     data.update(overrides)
     return data
 
 
 def test_a_plausible_report_is_accepted():
     result = engine.validate_report(report(), open_maze())
-    assert result == engine.GameReport(won=True, duration_ms=30000, steps=10, backtracks=1, collisions=1,
-                                       oxygen_collected=2, hint_count=3, avg_hint_latency_ms=100.0, mode="lam")
-    assert engine.validate_report(report(avg_hint_latency_ms=None, mode="manual"), open_maze()).avg_hint_latency_ms is None
+    assert result == engine.GameReport(
+        won=True,
+        duration_ms=30000,
+        steps=10,
+        backtracks=1,
+        collisions=1,
+        oxygen_collected=2,
+        hint_count=3,
+        avg_hint_latency_ms=100.0,
+        mode="lam",
+    )
+    assert (
+        engine.validate_report(report(avg_hint_latency_ms=None, mode="manual"), open_maze()).avg_hint_latency_ms is None
+    )
     # No hints, no latency to reward, whatever the browser computed.
     assert engine.validate_report(report(hint_count=0, avg_hint_latency_ms=0), open_maze()).avg_hint_latency_ms is None
-    assert engine.validate_report({k: v for k, v in report().items() if k != "avg_hint_latency_ms"},
-                                  open_maze()).avg_hint_latency_ms is None
+    assert (
+        engine.validate_report(
+            {k: v for k, v in report().items() if k != "avg_hint_latency_ms"}, open_maze()
+        ).avg_hint_latency_ms
+        is None
+    )
 
 
-@pytest.mark.parametrize("overrides,field", [
-    ({"steps": 7, "hint_count": 0}, "steps"),  # fewer steps than the 8-step shortest path, with no hint to help
-    ({"steps": 0, "hint_count": 2, "backtracks": 0, "collisions": 0}, "steps"),  # even a hinted win takes a step
-    ({"steps": 100, "duration_ms": 3999}, "duration_ms"),  # 100 steps need 4000 ms
-    ({"duration_ms": 999}, "duration_ms"),
-    ({"duration_ms": 24 * 3600 * 1000 + 1}, "duration_ms"),
-    ({"steps": 100001}, "steps"),
-    ({"steps": -1}, "steps"),
-    ({"backtracks": 11}, "backtracks"),
-    ({"backtracks": -1}, "backtracks"),
-    ({"collisions": 752}, "collisions"),  # more bumps than 30 s allows at one per 40 ms
-    ({"oxygen_collected": 3 + 20 + 1}, "oxygen_collected"),
-    ({"oxygen_collected": -1}, "oxygen_collected"),
-    ({"hint_count": 10001}, "hint_count"),
-    ({"avg_hint_latency_ms": -1}, "avg_hint_latency_ms"),
-    ({"avg_hint_latency_ms": 120001}, "avg_hint_latency_ms"),
-    ({"avg_hint_latency_ms": float("nan")}, "avg_hint_latency_ms"),
-    ({"avg_hint_latency_ms": float("inf")}, "avg_hint_latency_ms"),
-    ({"avg_hint_latency_ms": "fast"}, "avg_hint_latency_ms"),
-    ({"avg_hint_latency_ms": True}, "avg_hint_latency_ms"),
-    ({"won": "yes"}, "won"),
-    ({"won": 1}, "won"),
-    ({"steps": True}, "steps"),
-    ({"steps": 10.0}, "steps"),
-    ({"duration_ms": "30000"}, "duration_ms"),
-    ({"hint_count": None}, "hint_count"),
-    ({"mode": "auto"}, "mode"),
-    ({"mode": ["lam"]}, "mode"),
-    ({"steps": None}, "steps"),
-])
+@pytest.mark.parametrize(
+    "overrides,field",
+    [
+        ({"steps": 7, "hint_count": 0}, "steps"),  # fewer steps than the 8-step shortest path, with no hint to help
+        ({"steps": 0, "hint_count": 2, "backtracks": 0, "collisions": 0}, "steps"),  # even a hinted win takes a step
+        ({"steps": 100, "duration_ms": 3999}, "duration_ms"),  # 100 steps need 4000 ms
+        ({"duration_ms": 999}, "duration_ms"),
+        ({"duration_ms": 24 * 3600 * 1000 + 1}, "duration_ms"),
+        ({"steps": 100001}, "steps"),
+        ({"steps": -1}, "steps"),
+        ({"backtracks": 11}, "backtracks"),
+        ({"backtracks": -1}, "backtracks"),
+        ({"collisions": 752}, "collisions"),  # more bumps than 30 s allows at one per 40 ms
+        ({"oxygen_collected": 3 + 20 + 1}, "oxygen_collected"),
+        ({"oxygen_collected": -1}, "oxygen_collected"),
+        ({"hint_count": 10001}, "hint_count"),
+        ({"avg_hint_latency_ms": -1}, "avg_hint_latency_ms"),
+        ({"avg_hint_latency_ms": 120001}, "avg_hint_latency_ms"),
+        ({"avg_hint_latency_ms": float("nan")}, "avg_hint_latency_ms"),
+        ({"avg_hint_latency_ms": float("inf")}, "avg_hint_latency_ms"),
+        ({"avg_hint_latency_ms": "fast"}, "avg_hint_latency_ms"),
+        ({"avg_hint_latency_ms": True}, "avg_hint_latency_ms"),
+        ({"won": "yes"}, "won"),
+        ({"won": 1}, "won"),
+        ({"steps": True}, "steps"),
+        ({"steps": 10.0}, "steps"),
+        ({"duration_ms": "30000"}, "duration_ms"),
+        ({"hint_count": None}, "hint_count"),
+        ({"mode": "auto"}, "mode"),
+        ({"mode": ["lam"]}, "mode"),
+        ({"steps": None}, "steps"),
+    ],
+)
 def test_impossible_or_malformed_reports_are_refused_naming_the_field(overrides, field):
     with pytest.raises(engine.ReportError) as refused:
         engine.validate_report(report(**overrides), open_maze())
@@ -452,40 +550,102 @@ def test_a_lost_game_may_stop_short_of_the_exit():
 
 # -- score -------------------------------------------------------------------------------------------------
 
+
 def test_score_of_a_won_game_part_by_part():
     result = engine.score(engine.validate_report(report(), open_maze()), open_maze())
-    assert result.parts == {"win": 1000, "efficiency": 400, "oxygen": 100, "time": 540, "germs": 40,
-                            "backtracks": -2, "collisions": -25, "hint_latency": 75}
+    assert result.parts == {
+        "win": 1000,
+        "efficiency": 400,
+        "oxygen": 100,
+        "time": 540,
+        "germs": 40,
+        "backtracks": -2,
+        "collisions": -25,
+        "hint_latency": 75,
+    }
     assert result.points == 2128
     assert result.path_efficiency == pytest.approx(0.8)
 
 
 def test_score_rounds_fractions_down_and_caps_the_bonuses_at_zero():
-    won = engine.GameReport(won=True, duration_ms=30500, steps=12, backtracks=0, collisions=0, oxygen_collected=0,
-                            hint_count=1, avg_hint_latency_ms=101.0, mode="lam")
+    won = engine.GameReport(
+        won=True,
+        duration_ms=30500,
+        steps=12,
+        backtracks=0,
+        collisions=0,
+        oxygen_collected=0,
+        hint_count=1,
+        avg_hint_latency_ms=101.0,
+        mode="lam",
+    )
     result = engine.score(won, open_maze())
     # 500 × 8/12 = 333.3 → 333; (300 − 30.5) × 2 = 539; (400 − 101) / 4 = 74.75 → 74
     assert (result.parts["efficiency"], result.parts["time"], result.parts["hint_latency"]) == (333, 539, 74)
     assert result.points == 1000 + 333 + 539 + 40 + 74
-    slow = engine.GameReport(won=True, duration_ms=400_000, steps=8, backtracks=0, collisions=0, oxygen_collected=0,
-                             hint_count=1, avg_hint_latency_ms=500.0, mode="lam")
+    slow = engine.GameReport(
+        won=True,
+        duration_ms=400_000,
+        steps=8,
+        backtracks=0,
+        collisions=0,
+        oxygen_collected=0,
+        hint_count=1,
+        avg_hint_latency_ms=500.0,
+        mode="lam",
+    )
     result = engine.score(slow, open_maze(germs=()))
     assert result.parts["time"] == 0 and result.parts["hint_latency"] == 0 and result.parts["germs"] == 0
     assert result.points == 1500 and result.path_efficiency == 1.0
 
 
 def test_score_of_a_lost_game_only_counts_oxygen_and_penalties_and_never_goes_below_zero():
-    lost = engine.GameReport(won=False, duration_ms=60000, steps=40, backtracks=3, collisions=1, oxygen_collected=2,
-                             hint_count=2, avg_hint_latency_ms=10.0, mode="lam")
+    lost = engine.GameReport(
+        won=False,
+        duration_ms=60000,
+        steps=40,
+        backtracks=3,
+        collisions=1,
+        oxygen_collected=2,
+        hint_count=2,
+        avg_hint_latency_ms=10.0,
+        mode="lam",
+    )
     result = engine.score(lost, open_maze())
-    assert result.parts == {"win": 0, "efficiency": 0, "oxygen": 100, "time": 0, "germs": 0,
-                            "backtracks": -6, "collisions": -25, "hint_latency": 0}
+    assert result.parts == {
+        "win": 0,
+        "efficiency": 0,
+        "oxygen": 100,
+        "time": 0,
+        "germs": 0,
+        "backtracks": -6,
+        "collisions": -25,
+        "hint_latency": 0,
+    }
     assert result.points == 69 and result.path_efficiency == pytest.approx(0.2)
-    worse = engine.GameReport(won=False, duration_ms=60000, steps=5, backtracks=3, collisions=4, oxygen_collected=1,
-                              hint_count=0, avg_hint_latency_ms=None, mode="manual")
+    worse = engine.GameReport(
+        won=False,
+        duration_ms=60000,
+        steps=5,
+        backtracks=3,
+        collisions=4,
+        oxygen_collected=1,
+        hint_count=0,
+        avg_hint_latency_ms=None,
+        mode="manual",
+    )
     assert engine.score(worse, open_maze()).points == 0  # 50 − 6 − 100 = −56 → 0
-    idle = engine.GameReport(won=False, duration_ms=5000, steps=0, backtracks=0, collisions=0, oxygen_collected=0,
-                             hint_count=0, avg_hint_latency_ms=None, mode="manual")
+    idle = engine.GameReport(
+        won=False,
+        duration_ms=5000,
+        steps=0,
+        backtracks=0,
+        collisions=0,
+        oxygen_collected=0,
+        hint_count=0,
+        avg_hint_latency_ms=None,
+        mode="manual",
+    )
     assert engine.score(idle, open_maze()).path_efficiency == 0.0
 
 
@@ -500,8 +660,17 @@ def test_a_perfect_run_on_a_generated_maze_scores_full_efficiency():
 
 # -- fuzz: arbitrary JSON-like input never crashes the validators ---------------------------------------
 
-REPORT_KEYS = ["won", "duration_ms", "steps", "backtracks", "collisions", "oxygen_collected", "hint_count",
-               "avg_hint_latency_ms", "mode"]
+REPORT_KEYS = [
+    "won",
+    "duration_ms",
+    "steps",
+    "backtracks",
+    "collisions",
+    "oxygen_collected",
+    "hint_count",
+    "avg_hint_latency_ms",
+    "mode",
+]
 HINT_KEYS = sorted(engine.ACTION_NAMES) + ["hint", "suggestion", "raw", "error", "Error", "err", "x", "y"]
 
 
@@ -557,7 +726,8 @@ if st is not None:
         max_leaves=20,
     )
     points = st.lists(st.integers(-2, 9), min_size=2, max_size=2) | st.fixed_dictionaries(
-        {"x": st.integers(-2, 9), "y": st.integers(-2, 9)})
+        {"x": st.integers(-2, 9), "y": st.integers(-2, 9)}
+    )
     action_values = json_values | points | st.lists(points, max_size=30) | st.integers(-5, 70000)
     hints = st.dictionaries(st.sampled_from(HINT_KEYS), action_values, max_size=10)
     reports = st.fixed_dictionaries({}, optional={k: json_values | st.integers(-5, 200000) for k in REPORT_KEYS})
@@ -602,7 +772,18 @@ def test_a_hinted_win_may_be_shorter_than_the_maze_shortest_path():
     # teleport_player, move_exit and break_wall hints legitimately shorten the way.
     maze = engine.generate(21, 15, seed=3)
     shortest = engine.shortest_path_length(maze)
-    report = engine.validate_report({"won": True, "duration_ms": 10000, "steps": max(1, shortest - 5), "backtracks": 0,
-                              "collisions": 0, "oxygen_collected": 0, "hint_count": 1, "avg_hint_latency_ms": 10,
-                              "mode": "lam"}, maze)
+    report = engine.validate_report(
+        {
+            "won": True,
+            "duration_ms": 10000,
+            "steps": max(1, shortest - 5),
+            "backtracks": 0,
+            "collisions": 0,
+            "oxygen_collected": 0,
+            "hint_count": 1,
+            "avg_hint_latency_ms": 10,
+            "mode": "lam",
+        },
+        maze,
+    )
     assert report.won and report.steps < shortest

@@ -1,4 +1,5 @@
 """Maze messages to the LLM service (PROTOCOL.md): state built from the browser's grid, template updates."""
+
 import pytest
 
 from maze import engine, protocol
@@ -14,15 +15,24 @@ CLIENT_WALLS = [
 
 
 def browser_state(**overrides):
-    state = {"player": [1, 1], "exit": [1, 3], "walls": CLIENT_WALLS, "pellets": [[3, 2]], "germs": [{"x": 2, "y": 3}],
-             "tick": 1730000000000, "health": 100, "oxygen": 97}
+    state = {
+        "player": [1, 1],
+        "exit": [1, 3],
+        "walls": CLIENT_WALLS,
+        "pellets": [[3, 2]],
+        "germs": [{"x": 2, "y": 3}],
+        "tick": 1730000000000,
+        "health": 100,
+        "oxygen": 97,
+    }
     state.update(overrides)
     return state
 
 
 def build(state, template=None):
-    return protocol.state_payload(session_key="game-1", state=state, width=5, height=5, template=template,
-                                  hint_base="maze/hint")
+    return protocol.state_payload(
+        session_key="game-1", state=state, width=5, height=5, template=template, hint_base="maze/hint"
+    )
 
 
 def test_state_payload_follows_the_protocol_and_inverts_the_grid():
@@ -48,11 +58,22 @@ def test_a_game_without_a_template_sends_the_documented_default_prompt():
     assert protocol.DEFAULT_TEMPLATE["content"].strip()
 
 
-@pytest.mark.parametrize("overrides", [
-    {"player": [9, 9]}, {"player": "1,1"}, {"exit": None}, {"walls": [[1, 1], [1, 1]]}, {"walls": "x"},
-    {"walls": [[2] * 5] * 5}, {"pellets": [[1, 1]] * 501}, {"germs": [[7, 7]]}, {"tick": -1}, {"oxygen": 101},
-    {"health": True},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"player": [9, 9]},
+        {"player": "1,1"},
+        {"exit": None},
+        {"walls": [[1, 1], [1, 1]]},
+        {"walls": "x"},
+        {"walls": [[2] * 5] * 5},
+        {"pellets": [[1, 1]] * 501},
+        {"germs": [[7, 7]]},
+        {"tick": -1},
+        {"oxygen": 101},
+        {"health": True},
+    ],
+)
 def test_unusable_state_is_refused_naming_the_field(overrides):
     with pytest.raises(protocol.StateError):
         build(browser_state(**overrides))
@@ -60,6 +81,15 @@ def test_unusable_state_is_refused_naming_the_field(overrides):
 
 def test_template_update_targets_one_session_and_resets():
     payload = protocol.template_payload(
-        session_key="game-7f3a", template={"title": "My LAM", "content": "Be brief.", "version": 2, "user_id": 5})
-    assert payload == {"sessionId": "game-7f3a", "template": "Be brief.", "systemPrompt": "Be brief.",
-                       "title": "My LAM", "version": 2, "user_id": 5, "reset": True, "max_breaks": 3}
+        session_key="game-7f3a", template={"title": "My LAM", "content": "Be brief.", "version": 2, "user_id": 5}
+    )
+    assert payload == {
+        "sessionId": "game-7f3a",
+        "template": "Be brief.",
+        "systemPrompt": "Be brief.",
+        "title": "My LAM",
+        "version": 2,
+        "user_id": 5,
+        "reset": True,
+        "max_breaks": 3,
+    }

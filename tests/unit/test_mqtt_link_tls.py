@@ -3,6 +3,7 @@ loop, which wakes when the socket is readable; packets already decrypted inside 
 
 A minimal broker written here sends CONNACK and a PUBLISH in one TLS record and then nothing: the PUBLISH must
 still reach the link's on_message at once, not whenever the broker happens to send something else."""
+
 import asyncio
 import socket
 import ssl
@@ -48,9 +49,17 @@ def test_two_packets_in_one_tls_record_are_both_handled(tmp_path):
             got.set()
 
         link = MqttLink(
-            LinkConfig(host="127.0.0.1", port=listener.getsockname()[1], client_id="tls-test", keepalive=60,
-                       tls=True, tls_ca_file=str(ca.files.cert), subscriptions=(("t/#", 0),)),
-            on_message=on_message, on_state=lambda connected, reason: None,
+            LinkConfig(
+                host="127.0.0.1",
+                port=listener.getsockname()[1],
+                client_id="tls-test",
+                keepalive=60,
+                tls=True,
+                tls_ca_file=str(ca.files.cert),
+                subscriptions=(("t/#", 0),),
+            ),
+            on_message=on_message,
+            on_state=lambda connected, reason: None,
         )
         link.start()
         try:

@@ -1,4 +1,5 @@
 """Pure bookkeeping: turns in flight, one conversation order per session, recent ids, reconnect schedule."""
+
 import itertools
 
 from portal.mqtt.pending import ChatTurn, PendingRegistry, RecentIds

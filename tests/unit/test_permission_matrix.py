@@ -6,6 +6,7 @@ exactly as for a missing id (so ids cannot be probed) and changes nothing; anony
 anonymous pages redirect to the login page.
 The WebSocket routes get the same matrix against real daphne in tests/integration/test_ws_permissions.py.
 """
+
 import json
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -39,15 +40,17 @@ def users(django_user_model):
         "other": django_user_model.objects.create_user("oscar", password="pw-oscar-123456"),
         "staff": django_user_model.objects.create_user("sam", password="pw-sam-123456", is_staff=True),
         "staff_writer": _with_write_permissions(
-            django_user_model.objects.create_user("wes", password="pw-wes-123456", is_staff=True)),
+            django_user_model.objects.create_user("wes", password="pw-wes-123456", is_staff=True)
+        ),
     }
 
 
 def _with_write_permissions(user):
     from django.contrib.auth.models import Permission
 
-    user.user_permissions.add(*Permission.objects.filter(codename__in=(
-        "write_others_chats", "write_others_templates", "write_others_games")))
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=("write_others_chats", "write_others_templates", "write_others_games"))
+    )
     return user
 
 
@@ -55,7 +58,9 @@ def _with_write_permissions(user):
 def objects(users):
     owner = users["owner"]
     session = chat_services.session_create(owner=owner, title="Olive's chat")
-    chat_services.turn_begin(session_id=session.id, content="private words", request_id="r1", overrides={}, holder="test|token", hold_for=45)
+    chat_services.turn_begin(
+        session_id=session.id, content="private words", request_id="r1", overrides={}, holder="test|token", hold_for=45
+    )
     template = prompt_services.template_create(owner=owner, title="Olive's LAM", content="Secret strategy.")
     game, _ = maze_services.game_create(owner=owner, width=11, height=11, germs=2, mode="lam", template=template)
     token, _ = tokens.token_create(owner=owner, name="olive's script")
@@ -92,8 +97,18 @@ def cases(o: Objects):
 _PLACEHOLDER = SimpleNamespace(id=1, session_key="k")
 CASE_NAMES = list(cases(Objects(_PLACEHOLDER, _PLACEHOLDER, _PLACEHOLDER, 1)))
 # What writes into the owner's object (the rest reads it, or makes the caller's own object from it).
-WRITES = {"chat session patch", "chat session delete", "chat session reset", "chat message send", "template patch",
-          "template delete", "game switch template", "game finish", "template edit page", "template delete page"}
+WRITES = {
+    "chat session patch",
+    "chat session delete",
+    "chat session reset",
+    "chat message send",
+    "template patch",
+    "template delete",
+    "game switch template",
+    "game finish",
+    "template edit page",
+    "template delete page",
+}
 
 
 def snapshot():

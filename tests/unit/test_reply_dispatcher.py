@@ -4,12 +4,13 @@ subscribed before the request leaves, and must unsubscribe once no waiting reque
 while (it lingers, so a user's next message on the session needs no new subscription).
 
 Against a real Redis server with the production channel layer (Redis pub/sub)."""
+
 import asyncio
 
 import pytest
 import redis.asyncio as aioredis
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from portal.channel_layer import CoalescingPubSubChannelLayer
 from portal.mqtt import contract
 from portal.mqtt.gateway import ReplyDispatcher
 from tests.harness.procs import RedisServer
@@ -25,14 +26,22 @@ def redis_server(tmp_path_factory):
 def run(redis_server, scenario, linger=0.0):
     """Runs `scenario(dispatcher, layer, subscribers)` on a fresh layer; subscribers(group) is Redis's count.
     The dispatcher leaves a group `linger` s after its last request ended (0: at once)."""
+
     async def main():
-        layer = CoalescingPubSubChannelLayer(hosts=[redis_server.url], prefix="t")
+        layer = RedisPubSubChannelLayer(hosts=[redis_server.url], prefix="t")
         probe = aioredis.from_url(redis_server.url)
 
         async def subscribers(group: str) -> int:
-            await asyncio.sleep(0.05)  # the unsubscribe after the last leave is scheduled, not awaited
-            (_, count), = await probe.pubsub_numsub(layer._get_group_channel_name(group))
-            return count
+            """Subscribers of the group's Redis channel (its name contains the group's); the unsubscribe after
+            the last leave is scheduled, not awaited, so this waits for the count to settle."""
+            counts = []
+            for _ in range(20):
+                channels = [c for c in await probe.pubsub_channels() if group.encode() in c]
+                counts.append(sum(n for _, n in await probe.pubsub_numsub(*channels)) if channels else 0)
+                if len(counts) > 2 and counts[-1] == counts[-2] == counts[-3]:
+                    break
+                await asyncio.sleep(0.02)
+            return counts[-1]
 
         dispatcher = ReplyDispatcher(layer, linger=linger)
         await dispatcher.channel()
@@ -41,6 +50,7 @@ def run(redis_server, scenario, linger=0.0):
         finally:
             await probe.aclose()
             await layer.flush()
+
     asyncio.run(main())
 
 
@@ -56,6 +66,7 @@ def test_an_event_published_to_the_group_reaches_the_waiting_request(redis_serve
         assert (await asyncio.wait_for(inbox.get(), 2))["request_id"] == "r1"
         dispatcher.unregister("r1", "chat.s1")
         assert await subscribers("chat.s1") == 0
+
     run(redis_server, scenario)
 
 
@@ -76,6 +87,7 @@ def test_the_group_is_kept_while_any_request_on_it_waits(redis_server):
         await dispatcher.join("chat.s1")
         await layer.group_send("chat.s1", reply("r3"))
         assert (await asyncio.wait_for(third.get(), 2))["request_id"] == "r3"
+
     run(redis_server, scenario)
 
 
@@ -90,6 +102,7 @@ def test_requests_joining_together_all_wait_for_the_one_subscription(redis_serve
             return (await asyncio.wait_for(inboxes[request_id].get(), 2))["request_id"]
 
         assert await asyncio.gather(*(request(r) for r in inboxes)) == list(inboxes)
+
     run(redis_server, scenario)
 
 
@@ -103,6 +116,7 @@ def test_leaving_keeps_a_socket_of_the_same_process_in_the_group(redis_server):
         assert await subscribers("chat.s1") == 1
         await layer.group_send("chat.s1", {"type": "chat.session_changed"})
         assert (await asyncio.wait_for(layer.receive(socket_channel), 2))["type"] == "chat.session_changed"
+
     run(redis_server, scenario)
 
 
@@ -132,4 +146,5 @@ def test_a_group_lingers_so_the_next_request_on_it_needs_no_new_subscription(red
         assert await subscribers("chat.s1") == 1
         await asyncio.sleep(0.6)
         assert await subscribers("chat.s1") == 0  # and then it is left
+
     run(redis_server, scenario, linger=0.5)

@@ -1,4 +1,5 @@
 """Every environment variable the code reads is listed in .env.example and described in docs/operations.md."""
+
 import re
 from pathlib import Path
 

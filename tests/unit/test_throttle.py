@@ -1,4 +1,5 @@
 """The per-socket frame budget (portal/throttle.py) on a fake clock (binary fractions: no rounding)."""
+
 from portal.throttle import ACCEPT, DISCONNECT, REFUSE, REFUSE_AND_NOTIFY, FrameBudget
 
 
@@ -44,7 +45,7 @@ def test_a_client_a_little_over_the_rate_is_slowed_not_disconnected():
 def test_a_client_flooding_at_twice_the_rate_is_disconnected_within_seconds():
     clock = Clock()
     budget = FrameBudget(rate=8, burst=4, clock=clock)
-    for frame in range(1000):
+    for _ in range(1000):
         if budget.take() == DISCONNECT:
             break
         clock.now += 1 / 16

@@ -1,9 +1,15 @@
 """Pure MQTT helpers: reply topics, payload decoding (PROTOCOL.md)."""
+
 import pytest
 
 from portal.mqtt.payloads import MalformedPayload, parse_chat_reply, parse_hint, parse_status
 from portal.mqtt.topics import (
-    ReplyAddress, hint_base, is_safe_session_key, parse_reply_topic, reply_topic, session_from_hint_topic,
+    ReplyAddress,
+    hint_base,
+    is_safe_session_key,
+    parse_reply_topic,
+    reply_topic,
+    session_from_hint_topic,
 )
 
 BASE = "prompt_portal/assistant_response"
@@ -39,8 +45,9 @@ def test_hint_topics():
     assert session_from_hint_topic("maze/hint/+", "maze/other/a") is None
 
 
-@pytest.mark.parametrize("key, ok", [("abc-1_2.3", True), ("", False), ("a/b", False), ("a+b", False), ("#", False),
-                                      ("x" * 65, False)])
+@pytest.mark.parametrize(
+    "key, ok", [("abc-1_2.3", True), ("", False), ("a/b", False), ("a+b", False), ("#", False), ("x" * 65, False)]
+)
 def test_session_keys_are_topic_safe(key, ok):
     assert is_safe_session_key(key) is ok
 
@@ -56,8 +63,15 @@ def test_json_reply_takes_first_non_empty_text_field_and_keeps_the_rest():
     assert reply.metadata == {"response": "", "hint": "h", "model": "m"}
 
 
-@pytest.mark.parametrize("payload", [b"Error: rate limit", b"Server is overloaded. Please try again in a moment.",
-                                      b'{"error": "model missing"}', b'{"response": "Error: boom"}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"Error: rate limit",
+        b"Server is overloaded. Please try again in a moment.",
+        b'{"error": "model missing"}',
+        b'{"response": "Error: boom"}',
+    ],
+)
 def test_llm_errors_are_flagged(payload):
     assert parse_chat_reply(payload, 1000).is_error
 
@@ -70,8 +84,9 @@ def test_a_json_answer_without_a_text_field_is_the_answer_itself():
     assert reply.metadata == {"json": {"action": "move", "reason": "the exit is east"}}
 
 
-@pytest.mark.parametrize("payload, why", [(b"\xff\xfe", "not UTF-8"), (b"", "empty"), (b"   ", "empty"),
-                                          (b"x" * 1001, "exceeds")])
+@pytest.mark.parametrize(
+    "payload, why", [(b"\xff\xfe", "not UTF-8"), (b"", "empty"), (b"   ", "empty"), (b"x" * 1001, "exceeds")]
+)
 def test_unreadable_replies_become_an_llm_error_that_says_why(payload, why):
     reply = parse_chat_reply(payload, 1000)
     assert reply.is_error and why in reply.malformed and why in reply.text

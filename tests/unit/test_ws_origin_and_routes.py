@@ -1,5 +1,6 @@
 """The WebSocket front door (portal/asgi.py), driven with Channels' WebsocketCommunicator: only the portal's own
 origin (scheme, host and port) gets in, unrouted paths are closed with 4404, and hostile frames get an error event."""
+
 import json
 
 import pytest
@@ -12,18 +13,21 @@ from portal.ws_origin import origin_allowed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize("origin, host, allowed", [
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
-    ("http://127.0.0.1:9999", "127.0.0.1:8000", False),  # another port on the same host: cross-site
-    ("https://127.0.0.1:8000", "127.0.0.1:8000", True),  # the scheme's own port is the one written
-    ("https://portal.example.org", "portal.example.org", False),  # not in ALLOWED_HOSTS (test settings)
-    ("http://localhost", "localhost", True),
-    ("http://localhost", "localhost:8000", False),
-    ("http://evil.example", "127.0.0.1:8000", False),
-    ("null", "127.0.0.1:8000", False),
-    ("", "127.0.0.1:8000", False),
-    ("http://127.0.0.1:notaport", "127.0.0.1:8000", False),
-])
+@pytest.mark.parametrize(
+    "origin, host, allowed",
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", False),  # another port on the same host: cross-site
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", True),  # the scheme's own port is the one written
+        ("https://portal.example.org", "portal.example.org", False),  # not in ALLOWED_HOSTS (test settings)
+        ("http://localhost", "localhost", True),
+        ("http://localhost", "localhost:8000", False),
+        ("http://evil.example", "127.0.0.1:8000", False),
+        ("null", "127.0.0.1:8000", False),
+        ("", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:notaport", "127.0.0.1:8000", False),
+    ],
+)
 def test_only_the_portals_own_origin_is_allowed(origin, host, allowed):
     assert origin_allowed(origin, host) is allowed
 

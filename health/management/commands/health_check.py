@@ -1,4 +1,5 @@
 """`python manage.py health_check`: exit 0 healthy, 1 degraded, 2 unhealthy, with one line saying why."""
+
 import asyncio
 
 from django.core.management.base import BaseCommand

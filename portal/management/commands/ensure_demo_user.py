@@ -1,4 +1,5 @@
 """`python manage.py ensure_demo_user`: create the demo login on first run and print it (used by scripts/run)."""
+
 import os
 
 from django.contrib.auth import get_user_model

@@ -1,4 +1,5 @@
 """`python manage.py run_mqtt_worker`: holds the one MQTT connection (see portal/mqtt/engine.py)."""
+
 import asyncio
 import logging
 import signal
@@ -9,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from portal import event_loop, heap
+from portal import event_loop
 from portal.db import DbThread
 from portal.mqtt.engine import EngineConfig, EngineHooks, WorkerEngine
 from portal.mqtt.identity import ClientIdLease
@@ -28,7 +29,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        heap.settle(settings.GC_YOUNG_THRESHOLD)
         exit_code = event_loop.run(self._serve(options.get("client_id")))
         if exit_code:
             raise SystemExit(exit_code)
@@ -79,6 +79,6 @@ class Command(BaseCommand):
                 log.warning("waiting for Redis to claim a client id: %s", exc)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return None
