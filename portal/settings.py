@@ -283,7 +283,9 @@ WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 # How long a web process waits for a worker to acknowledge a chat request before answering 503.
 # Long enough for a worker to acknowledge when web and worker are saturated (at 100 concurrent chats on two
 # cores a 1 s limit turned some into 503s); short enough that a worker killed -9 costs a request 2 s, not 45.
-CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=2.0)
+# A worker that stopped is found by its shared state within a second (or three missed heartbeats if killed
+# outright); this bounds only a live worker's acknowledgement, so a burst that keeps it busy is answered, not refused.
+CHAT_ACCEPT_TIMEOUT = env.float("CHAT_ACCEPT_TIMEOUT", default=10.0)
 
 # --- Health thresholds (health app) ------------------------------------------------------------------------
 HEALTH = {
