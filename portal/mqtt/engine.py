@@ -47,6 +47,14 @@ from .turns import SessionQueues
 
 log = logging.getLogger("portal.mqtt.worker")
 
+SHUTDOWN_DETAIL = "The chat service is restarting. Please try again in a moment."
+
+
+def _shutdown_error(request_id: str) -> dict[str, Any]:
+    """The answer of a request its worker gives up on as it stops."""
+    return contract.error_event(request_id=request_id, code=contract.ERROR_SHUTDOWN, detail=SHUTDOWN_DETAIL)
+
+
 INBOUND_QUEUE_MAX = 10000
 HANDLERS_MAX = 500  # messages handled at once, each in a task of its own
 EXIT_RECONNECT_LIMIT, EXIT_LEASE_LOST = 1, 3
@@ -263,15 +271,7 @@ class WorkerEngine:
         except Exception as exc:  # noqa: BLE001 - Redis may be the thing that is down
             log.warning("could not clear worker state: %s", exc)
         for turn in list(self.turns.values()):
-            await self._end_turn(
-                turn,
-                contract.error_event(
-                    request_id=turn.request_id,
-                    code=contract.ERROR_SHUTDOWN,
-                    detail="The chat service is restarting. Please try again in a moment.",
-                ),
-                start_next=False,
-            )
+            await self._end_turn(turn, _shutdown_error(turn.request_id), start_next=False)
         await self._settle(self._background, timeout=1.0)
         for task in others:
             task.cancel()
@@ -380,10 +380,7 @@ class WorkerEngine:
     def _unavailable(self) -> dict[str, Any] | None:
         """Why no request can go to the LLM right now (code, detail, retry_after), or None."""
         if not self._accepting:
-            return {
-                "code": contract.ERROR_SHUTDOWN,
-                "detail": "The chat service is restarting. Please try again in a moment.",
-            }
+            return {"code": contract.ERROR_SHUTDOWN, "detail": SHUTDOWN_DETAIL}
         if not self.link.connected:
             return {
                 "code": contract.ERROR_UNAVAILABLE,
@@ -586,15 +583,7 @@ class WorkerEngine:
             if start_next:
                 self._in_background(self._start_turn(nxt))
             else:
-                await self._end_turn(
-                    nxt,
-                    contract.error_event(
-                        request_id=nxt.request_id,
-                        code=contract.ERROR_SHUTDOWN,
-                        detail="The chat service is restarting. Please try again in a moment.",
-                    ),
-                    start_next=False,
-                )
+                await self._end_turn(nxt, _shutdown_error(nxt.request_id), start_next=False)
 
     async def _holder_gone(self, holder: str) -> bool:
         """Can the holder of a session's open request ("<client id>|<process token>|<request id>") no longer get
