@@ -34,6 +34,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0: {text!r}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -136,6 +146,13 @@ _OPTIONS = (
         _topic,
         "base topic of chat replies",
     ),
+    (
+        "--topic-cancel",
+        "MQTT_TOPIC_CANCEL",
+        "prompt_portal/cancel",
+        _topic,
+        "cancels of streamed chat answers (the portal's Stop button)",
+    ),
     ("--topic-state", "MQTT_TOPIC_STATE", "maze/state", _topic, "maze game states"),
     (
         "--topic-hint",
@@ -169,6 +186,14 @@ _OPTIONS = (
         "artificial delay in seconds before each reply (simulates a slow LLM)",
     ),
     (
+        "--stream-rate",
+        "RESPONDER_STREAM_RATE",
+        "30",
+        _non_negative_float,
+        "offline mode: tokens per second of a streamed answer; 0 = no chunks, the final reply only "
+        "(LLM mode streams as fast as the model writes)",
+    ),
+    (
         "--llm-base-url",
         "LLM_BASE_URL",
         "",
@@ -177,7 +202,20 @@ _OPTIONS = (
     ),
     ("--llm-api-key", "LLM_API_KEY", "", str, "bearer token for the LLM endpoint (optional)"),
     ("--llm-model", "LLM_MODEL", "default", str, "model name sent to the LLM endpoint"),
-    ("--llm-timeout", "LLM_TIMEOUT", "60", _positive_float, "seconds per LLM call"),
+    (
+        "--llm-timeout",
+        "LLM_TIMEOUT",
+        "60",
+        _positive_float,
+        "seconds the LLM endpoint may take to connect or to send more (for a stream: between two chunks)",
+    ),
+    (
+        "--llm-max-retries",
+        "LLM_MAX_RETRIES",
+        "2",
+        _non_negative_int,
+        "retries of a failed LLM call (connection errors, HTTP 408, 409, 429, 5xx) before the answer starts",
+    ),
     ("--history-turns", "RESPONDER_HISTORY_TURNS", "6", _positive_int, "conversation turns remembered per session"),
     ("--max-concurrency", "RESPONDER_MAX_CONCURRENCY", "16", _positive_int, "parallel calls to the LLM endpoint"),
     ("--log-level", "LOG_LEVEL", "INFO", _log_level, "logging level"),
@@ -189,7 +227,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         prog="python -m responder",
         description="Prompt Portal's reference LLM service: answers chat requests and maze states over MQTT "
         "(PROTOCOL.md), from an OpenAI-compatible endpoint or, without LLM_BASE_URL, offline.",
-        epilog="Every flag defaults to the environment variable shown in brackets.",
+        epilog="Every flag defaults to the environment variable shown in brackets. Offline test hooks (a chat "
+        "message's prefix): !error, !overload, !noreply, !sleep <s>; for streamed answers !stall <s>, !partial, "
+        "!streamfail, !dupchunks, !shufflechunks, !dropchunks (python -m pydoc responder says what each does).",
     )
     for flag, env_names, default, kind, text in _OPTIONS:
         env_names = (env_names,) if isinstance(env_names, str) else env_names
@@ -221,6 +261,7 @@ class Settings:
     tls_key_file: str = ""
     topic_user_input: str = "prompt_portal/user_input"
     topic_assistant_response: str = "prompt_portal/assistant_response"
+    topic_cancel: str = "prompt_portal/cancel"
     topic_state: str = "maze/state"
     topic_hint: str = "maze/hint/+"
     topic_template: str = "maze/template"
@@ -229,10 +270,12 @@ class Settings:
     status_topic: str = "maze/status"
     status_interval: float = 30.0
     delay: float = 0.0
+    stream_rate: float = 30.0
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = "default"
     llm_timeout: float = 60.0
+    llm_max_retries: int = 2
     history_turns: int = 6
     max_concurrency: int = 16
     log_level: str = "INFO"

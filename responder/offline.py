@@ -1,4 +1,10 @@
-"""Pure offline answers: a labelled echo for chat (with test hooks) and a shortest-path hint for the maze."""
+"""Pure offline answers: a labelled echo for chat (with test hooks) and a shortest-path hint for the maze.
+
+The chat hooks are message prefixes that let tests make the offline "model" misbehave on purpose: the reply hooks
+(!error, !overload, !noreply, !sleep) shape the final reply; the stream hooks (!stall, !partial, !streamfail,
+!dupchunks, !shufflechunks, !dropchunks) shape only the chunks of a streamed answer (offline_stream.py plays them),
+so a request without streaming gets the plain echo for them.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +22,24 @@ OVERLOADED = "Server is overloaded. Please try again in a moment."
 SIMULATED_FAILURE = "Error: simulated model failure"
 
 
+# Stream hooks, matched on the message's first word; offline_stream.py says what each does to the chunks.
+STREAM_HOOKS = ("!stall", "!partial", "!streamfail", "!dupchunks", "!shufflechunks", "!dropchunks")
+
+
 @dataclass(frozen=True)
 class ChatAnswer:
-    """`text` None means: never reply. `wait` is extra seconds before replying."""
+    """`text` None means: never reply. `wait` is extra seconds before replying (before the first chunk when
+    streamed). `streamable` is False for error answers, which are only ever a final reply. `stream_hook` is the
+    stream hook the message asked for, `stall` its pause in seconds (!stall)."""
 
     text: str | None
     wait: float = 0.0
+    streamable: bool = True
+    stream_hook: str | None = None
+    stall: float = 0.0
 
 
-def _sleep_seconds(message: str) -> float:
+def _seconds_argument(message: str) -> float:
     parts = message.split(maxsplit=2)
     try:
         seconds = float(parts[1])
@@ -36,16 +51,23 @@ def _sleep_seconds(message: str) -> float:
 
 
 def chat_answer(message: str) -> ChatAnswer:
-    """The offline reply. Hooks let tests simulate a failing, overloaded, slow or silent model."""
+    """The offline reply. Hooks let tests simulate a failing, overloaded, slow, silent or badly streaming model;
+    the echo always quotes the whole message, hook included, so a test can tell which request a reply answers."""
     text = message.strip()
     if text.startswith("!error"):
-        return ChatAnswer(SIMULATED_FAILURE)
+        return ChatAnswer(SIMULATED_FAILURE, streamable=False)
     if text.startswith("!overload"):
-        return ChatAnswer(OVERLOADED)
+        return ChatAnswer(OVERLOADED, streamable=False)
     if text.startswith("!noreply"):
-        return ChatAnswer(None)
-    wait = _sleep_seconds(text) if text.startswith("!sleep") else 0.0
-    return ChatAnswer(f"[offline] You said: {text[:MAX_ECHO_CHARS]}", wait)
+        return ChatAnswer(None, streamable=False)
+    echo = f"[offline] You said: {text[:MAX_ECHO_CHARS]}"
+    if text.startswith("!sleep"):
+        return ChatAnswer(echo, wait=_seconds_argument(text))
+    hook = text.split(maxsplit=1)[0] if text else ""
+    if hook in STREAM_HOOKS:
+        stall = _seconds_argument(text) if hook == "!stall" else 0.0
+        return ChatAnswer(echo, stream_hook=hook, stall=stall)
+    return ChatAnswer(echo)
 
 
 _STEPS = ((1, 0, "east"), (-1, 0, "west"), (0, 1, "south"), (0, -1, "north"))  # y grows downwards (rows)

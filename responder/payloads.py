@@ -72,6 +72,10 @@ def _optional_text(payload: dict, key: str) -> str | None:
     return value
 
 
+def _non_empty_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def session_of(payload: dict) -> str | None:
     return valid_session_id(payload.get("sessionId"))
 
@@ -84,6 +88,8 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    request_id: str | None = None
+    stream: bool = False  # the portal would like the answer streamed (PROTOCOL.md "Streamed answers")
 
     @classmethod
     def parse(cls, payload: dict) -> ChatRequest:
@@ -100,6 +106,9 @@ class ChatRequest:
             temperature=_optional_number(payload, "temperature", 0.0, 2.0),
             top_p=_optional_number(payload, "topP", 0.0, 1.0),
             max_tokens=_optional_int(payload, "maxTokens", 1, 1_000_000),
+            # Both only enable streaming; a request whose values are unusable is answered as one without them.
+            request_id=_non_empty_text(payload.get("requestId")),
+            stream=payload.get("stream") is True,
         )
 
 

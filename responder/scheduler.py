@@ -31,12 +31,24 @@ class DelayScheduler:
     def start(self) -> None:
         self._thread.start()
 
+    @staticmethod
+    def now() -> float:
+        """The scheduler's clock (monotonic seconds), for callers that plan with `call_at`."""
+        return time.monotonic()
+
     def call_later(self, delay: float, callback: Callable[[], None]) -> bool:
         """Run `callback` on the scheduler thread after `delay` seconds; False when full or stopping."""
+        return self.call_at(self.now() + delay, callback)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> bool:
+        """Run `callback` on the scheduler thread at `when` (on `now()`'s clock); False when full or stopping.
+
+        Planning against absolute times keeps a series of calls (a streamed answer's chunks) on its timetable:
+        each step's own lateness does not push back the steps after it."""
         with self._cond:
             if self._stopping or len(self._heap) >= self.max_pending:
                 return False
-            entry = (time.monotonic() + delay, next(self._order), callback)
+            entry = (when, next(self._order), callback)
             heapq.heappush(self._heap, entry)
             if self._heap[0] is entry:  # only a new earliest deadline changes how long the thread must sleep
                 self._cond.notify()

@@ -1,8 +1,12 @@
 """The MQTT side of the responder: connect, subscribe, dispatch each message, publish replies and status.
 
-Nothing slow runs on paho's network thread: offline answers take microseconds, delays wait in the scheduler's
-heap and LLM calls run on a bounded pool. Every paho callback is wrapped so that an exception is logged and
-cannot end the network thread.
+Nothing slow runs on paho's network thread: offline answers take microseconds, delays and offline streams wait in
+the scheduler's heap and LLM calls run on a bounded pool. Every paho callback is wrapped so that an exception is
+logged and cannot end the network thread.
+
+A chat request with `"stream": true` and a valid replyTopic of its own gets its answer in chunks on
+`<replyTopic>/stream` (QoS 0) before the whole answer on replyTopic (QoS 1), unless it is cancelled first
+(PROTOCOL.md "Streamed answers", "Cancel"); streams.py keeps the streams in flight.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from contextlib import closing
 from functools import partial
 
 import paho.mqtt.client as mqtt
@@ -23,6 +29,7 @@ from .config import Settings
 from .llm import LLMClient, LLMError, hint_from_answer
 from .memory import SessionMemory, Snapshot
 from .offline import OVERLOADED, chat_answer, maze_hint
+from .offline_stream import StreamPlayer, plan
 from .payloads import (
     ChatRequest,
     MazeState,
@@ -36,6 +43,7 @@ from .payloads import (
     template_reset,
 )
 from .scheduler import BoundedPool, DelayScheduler
+from .streams import ActiveStream, Coalescer, StreamRegistry
 from .topics import (
     CHAT_PROJECT,
     CLEAR_HISTORY_BASE,
@@ -43,6 +51,7 @@ from .topics import (
     MAZE_PROJECT,
     resolve_reply_topic,
     split_session_topic,
+    valid_reply_topic,
 )
 
 log = logging.getLogger("responder")
@@ -57,6 +66,8 @@ SHUTDOWN_PUBLISH_TIMEOUT = 5.0
 RECONNECT_INTERVAL = 0.5
 RECONNECT_FAST_PERIOD = 60.0
 RECONNECT_MAX_DELAY = 30.0
+# A model's deltas that arrive within this window of the last chunk sent go out together as one chunk.
+COALESCE_SECONDS = 0.02
 
 DEFAULT_MAZE_PROMPT = (
     "You are the guide of a maze game. The player must reach the exit while avoiding germs. "
@@ -91,11 +102,16 @@ def _conversation(snapshot: Snapshot, user_content: str, default_system: str | N
     return messages
 
 
+Publish = Callable[[str, bytes, int], None]  # (topic, payload, qos)
+
+
 class Responder:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, publish: Publish | None = None, scheduler: DelayScheduler | None = None):
+        """`publish` and `scheduler` replace the MQTT client's publish and the real-time scheduler (in tests)."""
         self.settings = settings
         self.memory = SessionMemory(settings.history_turns)
-        self.scheduler = DelayScheduler()
+        self.scheduler = scheduler or DelayScheduler()
+        self.streams = StreamRegistry(self._publish)
         self.llm: LLMClient | None = None
         self.pool: BoundedPool | None = None
         if not settings.offline:
@@ -104,6 +120,7 @@ class Responder:
                 model=settings.llm_model,
                 api_key=settings.llm_api_key,
                 timeout=settings.llm_timeout,
+                max_retries=settings.llm_max_retries,
             )
             self.pool = BoundedPool(settings.max_concurrency, MAX_QUEUED_LLM_CALLS)
         self._stopping = False
@@ -111,6 +128,7 @@ class Responder:
         self._outage_since: float | None = None  # monotonic; None while connected
         self._backing_off = False
         self.client = self._make_client()
+        self._send: Publish = publish or self._publish_to_broker
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -137,7 +155,7 @@ class Responder:
         s = self.settings
         topics = []
         if CHAT_PROJECT in s.projects:
-            topics.append(s.topic_user_input)
+            topics += [s.topic_user_input, s.topic_cancel]
         if MAZE_PROJECT in s.projects:
             topics += [
                 s.topic_state,
@@ -152,7 +170,7 @@ class Responder:
 
     def start(self) -> None:
         s = self.settings
-        mode = f"LLM {s.llm_model} at {s.llm_base_url}" if self.llm else "offline mode"
+        mode = f"LLM {s.llm_model} at {s.llm_base_url}" if self.llm else f"offline mode, streams {s.stream_rate:g}/s"
         log.info(
             "responder %s serving %s via %s:%s%s, %s, reply delay %g s",
             s.client_id,
@@ -163,12 +181,17 @@ class Responder:
             mode,
             s.delay,
         )
-        self.scheduler.start()
-        if self.pool:
-            self.pool.start()
+        self.start_workers()
         # connect_async + loop_start: the network thread retries the first connection too, forever.
         self.client.connect_async(s.broker_host, s.broker_port, keepalive=KEEPALIVE_SECONDS)
         self.client.loop_start()
+
+    def start_workers(self) -> None:
+        """The threads that answer (scheduler, LLM pool), without the broker connection: `start` uses it, and tests
+        that pass their own `publish`."""
+        self.scheduler.start()
+        if self.pool:
+            self.pool.start()
 
     def heartbeat(self) -> None:
         if self.client.is_connected():
@@ -182,6 +205,8 @@ class Responder:
             dropped += self.pool.stop()
         if dropped:
             log.info("dropped %d pending replies at shutdown", dropped)
+        if self.llm:
+            self.llm.close()
         if self.client.is_connected():
             info = self.client.publish(self.settings.status_topic, self._status(online=False), qos=1, retain=True)
             try:
@@ -264,6 +289,8 @@ class Responder:
         s = self.settings
         if topic == s.topic_user_input:
             self._on_chat(payload)
+        elif topic == s.topic_cancel:
+            self._on_cancel(payload)
         elif topic == s.topic_state:
             self._on_state(payload)
         elif (match := split_session_topic(topic, s.topic_template))[0]:
@@ -276,11 +303,17 @@ class Responder:
             log.debug("ignored message on %s", topic)
 
     def _publish(self, topic: str, payload: str, qos: int = 1) -> None:
-        info = self.client.publish(topic, payload.encode(), qos=qos)
+        self._send(topic, payload.encode(), qos)
+
+    def _publish_to_broker(self, topic: str, payload: bytes, qos: int) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
         # NO_CONN still queues a QoS 1 message for the next connection; a QoS 0 one is lost.
         queued = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN)
         if not queued:
-            log.warning("reply to %s not sent: %s", topic, mqtt.error_string(info.rc))
+            # QoS 0 (stream chunks, notices) is expendable by design: one line per chunk of every stream during a
+            # broker outage would drown the log.
+            level = logging.WARNING if qos > 0 else logging.DEBUG
+            log.log(level, "reply to %s not sent: %s", topic, mqtt.error_string(info.rc))
 
     def _later(self, delay: float, action, refused) -> None:
         """Run `action` after `delay` (right now when 0); run `refused` instead when the heap is full."""
@@ -315,37 +348,108 @@ class Responder:
             log.warning("invalid chat request %r: %s", data.get("requestId"), error)
             self._publish(topic, f"Error: invalid request: {error}")
             return
-        log.debug("chat request %r of session %s -> %s", data.get("requestId"), request.session_id, topic)
-
-        def overloaded() -> None:
-            self._publish(topic, OVERLOADED)
-
+        log.debug("chat request %r of session %s -> %s", request.request_id, request.session_id, topic)
         if self.llm is None:
-            answer = chat_answer(request.message)
-            if answer.text is None:
-                log.info("not replying to chat request %r (!noreply)", data.get("requestId"))
-                return
-            self._later(self.settings.delay + answer.wait, partial(self._publish, topic, answer.text), overloaded)
-        else:
-            job = partial(self._chat_with_llm, request, topic)
-            self._later(self.settings.delay, partial(self._on_pool, job, overloaded), overloaded)
-
-    def _chat_with_llm(self, request: ChatRequest, topic: str) -> None:
-        snapshot = self.memory.open(CHAT_PROJECT, request.session_id, request.system_prompt)
-        try:
-            text = self.llm.complete(
-                _conversation(snapshot, request.message),
-                temperature=request.temperature,
-                top_p=request.top_p,
-                max_tokens=request.max_tokens,
-            )
-        except LLMError as error:
-            # Session ids and content stay out of logs at INFO and above (they identify a user's conversation).
-            log.warning("LLM call for a chat request failed: %s", error)
-            self._publish(topic, f"Error: {error}")
+            self._chat_offline(request, data, topic)
             return
-        self.memory.add_turn(CHAT_PROJECT, request.session_id, request.message, text)
-        self._publish(topic, text)
+        stream = self._open_stream(request, data, topic)
+        overloaded = partial(self._final, topic, stream, OVERLOADED)
+        job = partial(self._chat_with_llm, request, topic, stream)
+        self._later(self.settings.delay, partial(self._on_pool, job, overloaded), overloaded)
+
+    def _open_stream(self, request: ChatRequest, data: dict, topic: str) -> ActiveStream | None:
+        """A stream for the request's answer when it asks for one and can have one, else None."""
+        # Chunks go to <replyTopic>/stream and name the requestId: a request without its own valid replyTopic
+        # (answered on the fallback topic <base>/<sessionId>) or without a requestId gets the final reply only.
+        if not request.stream or request.request_id is None:
+            return None
+        if not valid_reply_topic(data.get("replyTopic"), self.settings.topic_assistant_response):
+            return None
+        stream = self.streams.open(request.request_id, request.session_id, request.message, topic)
+        if stream is None:
+            log.warning("chat request %r answered without chunks (repeated, or too many streams)", request.request_id)
+        return stream
+
+    def _final(self, topic: str, stream: ActiveStream | None, text: str) -> None:
+        """Publish the final reply, ending the request's stream if it has one (nothing when that was cancelled)."""
+        if stream is None:
+            self._publish(topic, text)
+        else:
+            stream.finish(text)
+
+    def _chat_offline(self, request: ChatRequest, data: dict, topic: str) -> None:
+        answer = chat_answer(request.message)
+        if answer.text is None:
+            log.info("not replying to chat request %r (!noreply)", request.request_id)
+            return
+        wait = self.settings.delay + answer.wait
+        streamed = answer.streamable and self.settings.stream_rate > 0
+        stream = self._open_stream(request, data, topic) if streamed else None
+        overloaded = partial(self._final, topic, stream, OVERLOADED)
+        if stream is None:
+            self._later(wait, partial(self._publish, topic, answer.text), overloaded)
+        elif not StreamPlayer(self.scheduler, stream, plan(answer, self.settings.stream_rate)).start(wait):
+            log.warning("too many delayed replies pending")
+            overloaded()
+
+    def _chat_with_llm(self, request: ChatRequest, topic: str, stream: ActiveStream | None) -> None:
+        try:
+            if stream is not None and stream.cancelled:
+                return  # stopped while it waited for its turn: the model is not asked at all
+            snapshot = self.memory.open(CHAT_PROJECT, request.session_id, request.system_prompt)
+            messages = _conversation(snapshot, request.message)
+            sampling = {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.max_tokens}
+            try:
+                if stream is None:
+                    text = self.llm.complete(messages, **sampling)
+                else:
+                    text = self._relay_stream(stream, messages, sampling)
+            except LLMError as error:
+                # Session ids and content stay out of logs at INFO and above (they identify a user's conversation).
+                log.warning("LLM call for a chat request failed: %s", error)
+                self._final(topic, stream, f"Error: {error}")
+                return
+            if text is None or (stream is not None and not stream.end()):
+                return  # cancelled: the cancel put the partial answer into the memory
+            # The turn is remembered before the reply goes out: the session's next request may follow at once.
+            self.memory.add_turn(CHAT_PROJECT, request.session_id, request.message, text)
+            self._publish(topic, text)
+        finally:
+            if stream is not None:
+                stream.end()  # whatever went wrong, the stream leaves the registry
+
+    def _relay_stream(self, stream: ActiveStream, messages: list[dict], sampling: dict) -> str | None:
+        """Publish the model's answer as it comes; the whole answer, or None when cancelled part-way."""
+        coalescer = Coalescer(COALESCE_SECONDS)
+        parts: list[str] = []
+        # Leaving the `with` early closes the HTTP stream, which stops the model.
+        with closing(self.llm.stream(messages, **sampling)) as deltas:
+            for delta in deltas:
+                if stream.cancelled:
+                    return None
+                parts.append(delta)
+                text = coalescer.add(delta, time.monotonic())
+                if text and not stream.send(text):
+                    return None
+        rest = coalescer.flush()
+        if rest and not stream.send(rest):
+            return None
+        return "".join(parts)
+
+    def _on_cancel(self, payload: bytes) -> None:
+        data = decode_object(payload)
+        request_id = data.get("requestId")
+        if not isinstance(request_id, str) or not request_id:
+            raise PayloadError("cancel without a requestId")
+        cancelled = self.streams.cancel(request_id, session_of(data))
+        if cancelled is None:
+            log.debug("ignored cancel of %r: not streaming", request_id)
+            return
+        stream, partial_answer = cancelled
+        log.debug("cancelled chat request %r after %d characters", request_id, len(partial_answer))
+        # The model said this much before it was stopped: the conversation goes on from there.
+        if partial_answer:
+            self.memory.add_turn(CHAT_PROJECT, stream.session_id, stream.message, partial_answer)
 
     # -- maze ------------------------------------------------------------------------------------------
     def _on_state(self, payload: bytes) -> None:

@@ -14,6 +14,7 @@ def test_defaults_follow_the_protocol():
         "maze/template",
     )
     assert s.hint_base == "maze/hint"
+    assert (s.topic_cancel, s.stream_rate, s.llm_max_retries) == ("prompt_portal/cancel", 30, 2)
     assert (s.client_id, s.projects, s.status_topic, s.status_interval) == (
         "llm_responder",
         ("maze", "prompt_portal"),
@@ -38,9 +39,14 @@ def test_environment_sets_defaults_and_flags_win():
         "RESPONDER_DELAY": "0.5",
         "LLM_BASE_URL": "http://127.0.0.1:8080/v1/",
         "LOG_LEVEL": "debug",
+        "MQTT_TOPIC_CANCEL": "portal/stop",
+        "RESPONDER_STREAM_RATE": "0",
+        "LLM_MAX_RETRIES": "0",
     }
-    s = Settings.from_env_and_args(["--broker-port", "2000"], env)
+    s = Settings.from_env_and_args(["--broker-port", "2000", "--stream-rate", "12.5"], env)
     assert s.broker_port == 2000 and s.delay == 0.5 and s.log_level == "DEBUG"
+    assert (s.topic_cancel, s.stream_rate, s.llm_max_retries) == ("portal/stop", 12.5, 0)
+    assert Settings.from_env_and_args([], env).stream_rate == 0  # 0: no chunks, the final reply only
     assert s.status_topic == "prompt_portal/status" and not s.offline
     assert s.llm_base_url == "http://127.0.0.1:8080/v1"
 
@@ -54,6 +60,10 @@ def test_environment_sets_defaults_and_flags_win():
         {"MQTT_TOPIC_STATE": "maze/#"},
         {"RESPONDER_MAX_CONCURRENCY": "0"},
         {"LOG_LEVEL": "LOUD"},
+        {"RESPONDER_STREAM_RATE": "-1"},
+        {"RESPONDER_STREAM_RATE": "nan"},
+        {"LLM_MAX_RETRIES": "-1"},
+        {"MQTT_TOPIC_CANCEL": "prompt_portal/+"},
     ],
 )
 def test_bad_environment_values_stop_the_program(env, capsys):

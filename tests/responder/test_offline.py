@@ -41,6 +41,18 @@ def test_offline_chat_hooks():
     assert chat_answer("hello").wait == 0
 
 
+def test_offline_stream_hooks_keep_the_echo_and_say_how_to_stream():
+    for hook in ("!partial", "!streamfail", "!dupchunks", "!shufflechunks", "!dropchunks"):
+        answer = chat_answer(f"{hook} some text")
+        assert answer.text == f"[offline] You said: {hook} some text" and answer.stream_hook == hook
+        assert answer.streamable and answer.wait == 0
+    stall = chat_answer("!stall 2.5 some text")
+    assert (stall.stream_hook, stall.stall, stall.text) == ("!stall", 2.5, "[offline] You said: !stall 2.5 some text")
+    assert chat_answer("!stall 9999 x").stall == MAX_SLEEP_SECONDS
+    assert chat_answer("!partially not a hook").stream_hook is None  # hooks are whole first words
+    assert not chat_answer("!error").streamable and not chat_answer("!overload").streamable
+
+
 # -- maze ---------------------------------------------------------------------------------------------
 def test_hint_reaches_the_exit_and_describes_the_route():
     grid = [[1, 1, 1], [0, 0, 1], [0, 0, 1]]

@@ -41,6 +41,22 @@ def test_callbacks_run_in_due_order_and_a_failure_does_not_stop_the_thread():
         scheduler.stop()
 
 
+def test_call_at_runs_at_an_absolute_time_on_the_schedulers_clock():
+    scheduler = DelayScheduler()
+    scheduler.start()
+    fired: list[tuple[str, float]] = []
+    done = threading.Event()
+    try:
+        now = scheduler.now()
+        scheduler.call_at(now + 0.1, lambda: (fired.append(("second", scheduler.now())), done.set()))
+        scheduler.call_at(now - 1, lambda: fired.append(("overdue", scheduler.now())))  # runs at once
+        assert done.wait(2)
+        assert [name for name, _ in fired] == ["overdue", "second"]
+        assert fired[1][1] >= now + 0.1
+    finally:
+        scheduler.stop()
+
+
 def test_scheduler_is_bounded_and_stop_drops_pending_work():
     scheduler = DelayScheduler(max_pending=2)
     scheduler.start()

@@ -254,7 +254,7 @@ def model_url():
 
 
 def test_llm_mode_memory_errors_and_hint_fallback(broker_port, responder, model_url):
-    proc, client_id, log_path = responder(LLM_BASE_URL=model_url)
+    proc, client_id, log_path = responder(LLM_BASE_URL=model_url, LLM_MAX_RETRIES="0")
     wait_for(lambda: (retained_status(broker_port) or {}).get("service") == client_id, 10, "the responder")
     observer = Observer(broker_port, ["prompt_portal/assistant_response/#", "maze/hint/#"])
 
@@ -279,5 +279,42 @@ def test_llm_mode_memory_errors_and_hint_fallback(broker_port, responder, model_
         observer.publish("maze/state", {"sessionId": "game-8", "prompt_template": {"content": "Be terse."}, **state})
         hint = json.loads(observer.expect(lambda t, p, r: t == "maze/hint/game-8")[1])
         assert hint["path"] == [[1, 0], [2, 0]]
+    finally:
+        observer.close()
+
+
+def test_streamed_answer_and_cancel_through_the_broker(broker_port, responder):
+    proc, client_id, log_path = responder(RESPONDER_STREAM_RATE="50")
+    wait_for(lambda: (retained_status(broker_port) or {}).get("service") == client_id, 10, "the responder")
+    observer = Observer(broker_port, ["prompt_portal/assistant_response/#"])
+
+    def ask(request_id: str, message: str) -> str:
+        topic = f"prompt_portal/assistant_response/chat-s/observer/{request_id}"
+        body = {"sessionId": "chat-s", "message": message, "requestId": request_id, "clientId": "observer"}
+        observer.publish("prompt_portal/user_input", {**body, "replyTopic": topic, "stream": True})
+        return topic
+
+    try:
+        topic = ask("req-s1", "stream this answer please")
+        deltas = []
+        while True:
+            got, payload, _ = observer.expect(lambda t, p, r: t.startswith(topic))
+            if got == topic:
+                break
+            chunk = json.loads(payload)
+            assert got == topic + "/stream" and chunk["requestId"] == "req-s1" and chunk["seq"] == len(deltas)
+            deltas.append(chunk["delta"])
+        assert payload == b"[offline] You said: stream this answer please" == "".join(deltas).encode()
+
+        # Cancelled during a 1 s stall: nothing more of it comes, while a request due later still does.
+        stalled = ask("req-s2", "!stall 1 stop me half way please")
+        observer.expect(lambda t, p, r: t == stalled + "/stream" and json.loads(p)["seq"] == 3)
+        observer.publish("prompt_portal/cancel", {"requestId": "req-s2", "sessionId": "chat-s", "clientId": "observer"})
+        later = ask("req-s3", "!sleep 1.5 after the stall")
+        # (Chunks up to seq 4, the half before the stall, may have been on their way when the cancel came.)
+        got, _, _ = observer.expect(
+            lambda t, p, r: t in (stalled, later) or (t == stalled + "/stream" and json.loads(p)["seq"] > 4)
+        )
+        assert got == later, "the cancelled answer went on"
     finally:
         observer.close()
