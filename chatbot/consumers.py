@@ -9,7 +9,7 @@ from portal import telemetry
 from portal.consumers import CLOSE_NOT_FOUND, OwnedObjectConsumer
 from portal.db import run_db
 from portal.http import InvalidInput
-from portal.mqtt import contract
+from portal.mqtt import contract, gateway
 
 from . import selectors, services, validation
 from .chat_flow import chat_turn
@@ -17,9 +17,19 @@ from .chat_flow import chat_turn
 MAX_IN_FLIGHT = 3  # per socket: a user waits for answers, a script flooding one socket waits too
 
 
+_FRAME_FIELDS = ("type", "request_id", "position", "user_message", "notice", "offset", "delta")
+
+
 def _frame(event: dict) -> dict:
-    """What a socket shows of the worker's chat.queued / chat.accepted (not which worker holds it)."""
-    return {k: event[k] for k in ("type", "request_id", "position", "user_message", "notice") if k in event}
+    """What a socket shows of the worker's chat.queued / chat.accepted / chat.delta (not which worker holds it)."""
+    return {k: event[k] for k in _FRAME_FIELDS if k in event}
+
+
+def _reply_frame(event: dict) -> dict:
+    frame = {k: event.get(k) for k in ("type", "request_id", "assistant_message", "is_error")}
+    if event.get("stopped"):
+        frame["stopped"] = True
+    return frame
 
 
 class ChatConsumer(OwnedObjectConsumer):
@@ -55,6 +65,9 @@ class ChatConsumer(OwnedObjectConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive_object(self, content: dict) -> None:
+        if content.get("type") == contract.CHAT_STOP:
+            await self._stop(content.get("request_id"))
+            return
         if content.get("type") != "chat.message":
             await self.send_error(None, "invalid", 'Expected {"type": "chat.message", "content": "..."}.')
             return
@@ -77,6 +90,17 @@ class ChatConsumer(OwnedObjectConsumer):
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
 
+    async def _stop(self, request_id) -> None:
+        """Stop an answer of this session (any tab's): the worker keeps what was streamed as the answer and
+        answers chat.reply (stopped) as usual. Nothing is said for a request that is no longer on its way."""
+        if not isinstance(request_id, str) or not request_id or len(request_id) > 64:
+            await self.send_error(None, "invalid", 'Expected {"type": "chat.stop", "request_id": "..."}.')
+            return
+        if not self.may_write:
+            await self.send_error(None, "read_only", "Staff may read this chat but not stop its answers.")
+            return
+        await gateway.stop_chat(request_id=request_id, session_key=self.session.session_key)
+
     async def _turn(self, text: str) -> None:
         async def progress(event: dict) -> None:
             await self.send_json(_frame(event))
@@ -98,14 +122,7 @@ class ChatConsumer(OwnedObjectConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         if event["type"] == contract.CHAT_REPLY:
-            await self.send_json(
-                {
-                    "type": contract.CHAT_REPLY,
-                    "request_id": event["request_id"],
-                    "assistant_message": event["assistant_message"],
-                    "is_error": event.get("is_error", False),
-                }
-            )
+            await self.send_json(_reply_frame(event))
         else:
             await self.send_error(event.get("request_id"), event["code"], event["detail"])
 
@@ -131,8 +148,11 @@ class ChatConsumer(OwnedObjectConsumer):
     async def chat_accepted(self, event):
         await self._forward(_frame(event))
 
+    async def chat_delta(self, event):
+        await self._forward(_frame(event))
+
     async def chat_reply(self, event):
-        await self._forward({k: event.get(k) for k in ("type", "request_id", "assistant_message", "is_error")})
+        await self._forward(_reply_frame(event))
 
     async def chat_error(self, event):
         await self._forward({k: event.get(k) for k in ("type", "request_id", "code", "detail")})

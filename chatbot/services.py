@@ -35,6 +35,9 @@ def session_update(*, session: ChatSession, **fields) -> ChatSession:
 
 # No request of the session is open (sent, its reply not come): what a reply, a reset or a cancel leaves behind.
 NOTHING_OPEN = {"llm_open_request": "", "llm_open_holder": "", "llm_open_until": None}
+# A stopped answer leaves its request open but expired, held by this marker: the service may still be writing it
+# (the deployed one knows no cancel), so the next turn must not overlap it under the same sessionId.
+STOPPED_HOLDER = "stopped"
 
 
 @transaction.atomic
@@ -71,6 +74,7 @@ def effective_settings(session: dict, overrides: dict) -> dict:
 NEW_CONVERSATION_REASONS = {
     "prompt_changed": "system prompt changed",
     "answer_lost": "the previous answer did not arrive",
+    "answer_stopped": "the previous answer was stopped",
 }
 
 
@@ -142,7 +146,7 @@ def _turn_begin(session_id, request_id, content, overrides, holder, hold_for, go
         open_holder = f"{session['llm_open_holder']}|{session['llm_open_request']}"
         if session["llm_open_until"] is not None and session["llm_open_until"] > now and open_holder not in gone:
             raise TurnBusy(open_holder)
-        reason = "answer_lost"
+        reason = "answer_stopped" if session["llm_open_holder"] == STOPPED_HOLDER else "answer_lost"
     prompt = overrides.get("system_prompt", session["system_prompt"])
     if reason is None and session["llm_system_prompt"] is not None and session["llm_system_prompt"] != prompt:
         reason = "prompt_changed"
@@ -205,8 +209,11 @@ def reply_store(
 
 @transaction.atomic
 def _reply_store(request_id, text, meta, session_id):
+    closed = NOTHING_OPEN
+    if meta.get("stopped"):
+        closed = {"llm_open_holder": STOPPED_HOLDER, "llm_open_until": timezone.now()}
     if session_id is None or not ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(
-        **NOTHING_OPEN
+        **closed
     ):
         # Late, duplicated, or after a reset: one look at the request's messages decides.
         stored = {
@@ -220,7 +227,7 @@ def _reply_store(request_id, text, meta, session_id):
         if ChatMessage.Role.USER not in stored:
             return None
         session_id = stored[ChatMessage.Role.USER][1]
-        ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(**NOTHING_OPEN)
+        ChatSession.objects.filter(pk=session_id, llm_open_request=request_id).update(**closed)
     message = ChatMessage.objects.create(
         session_id=session_id, role=ChatMessage.Role.ASSISTANT, content=text, metadata=meta, request_id=request_id
     )

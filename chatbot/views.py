@@ -12,7 +12,7 @@ from portal.http import json_error, parse_json_object
 from portal.ownership import check_may_write
 from prompts.services import template_for_user
 
-from . import notify, selectors, services, validation
+from . import notify, selectors, services, sse, validation
 from .chat_flow import chat_turn
 from .presets import PRESETS
 from .serializers import message_json, session_json
@@ -99,32 +99,54 @@ def _sender(user, session) -> str | None:
 
 @json_api("POST", preload=_message_post_and_session)
 async def message_create(request, preloaded):
-    """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502."""
+    """Ask the model and answer with its reply: 200, or 503/504 with a plain-words `detail` — never 500/502.
+    With `Accept: text/event-stream` the same as Server-Sent Events, streamed text included (chatbot/sse.py)."""
     post, session, sent_by = preloaded
-    result = await chat_turn(
-        session=session, content=post.content, overrides=post.overrides, notify_group=True, sent_by=sent_by
-    )
+
+    def run_turn(on_progress=None):
+        return chat_turn(
+            session=session,
+            content=post.content,
+            overrides=post.overrides,
+            notify_group=True,
+            sent_by=sent_by,
+            on_progress=on_progress,
+        )
+
+    def final(result):
+        return _final_body(result, session)
+
+    if sse.wants_event_stream(request):
+        return sse.event_stream_response(run_turn, final)
+    status, body = final(await run_turn())
+    if status == 200:
+        return JsonResponse(body)
+    return json_error(body.pop("detail"), status, **body)
+
+
+def _final_body(result, session) -> tuple[int, dict]:
+    """(HTTP status, body) of a finished turn: the reply, or a `detail` with its `code` (and `retry_after`)."""
     event = result.event
     if result.http_status == 200:
-        return JsonResponse(
-            {
-                "session": session_json(session),
-                "notice": result.notice,
-                "user_message": result.user_message,
-                "assistant_message": event["assistant_message"],
-                "raw_response": event["raw_response"],
-            }
-        )
+        body = {
+            "session": session_json(session),
+            "notice": result.notice,
+            "user_message": result.user_message,
+            "assistant_message": event["assistant_message"],
+            "raw_response": event["raw_response"],
+        }
+        if event.get("stopped"):
+            body["stopped"] = True
+        return 200, body
     if event.get("is_error"):
-        return json_error(
-            f"The language model reported an error: {event['raw_response'][:500]}",
-            503,
-            code="llm_error",
-            retry_after=5,
-            user_message=result.user_message,
-            assistant_message=event["assistant_message"],
-        )
-    extra = {"code": event["code"], "user_message": result.user_message}
+        return 503, {
+            "detail": f"The language model reported an error: {event['raw_response'][:500]}",
+            "code": "llm_error",
+            "retry_after": 5,
+            "user_message": result.user_message,
+            "assistant_message": event["assistant_message"],
+        }
+    body = {"detail": event["detail"], "code": event["code"], "user_message": result.user_message}
     if result.http_status in (429, 503):
-        extra["retry_after"] = event.get("retry_after") or 5
-    return json_error(event["detail"], result.http_status, **extra)
+        body["retry_after"] = event.get("retry_after") or 5
+    return result.http_status, body

@@ -221,6 +221,8 @@ MQTT = {
     "TOPIC_TEMPLATE": env.str("MQTT_TOPIC_TEMPLATE", default="maze/template"),
     "TOPIC_LLM_STATUS": env.list("MQTT_TOPIC_LLM_STATUS", default=["maze/status", "prompt_portal/status"]),
     "TOPIC_PROBE": env.str("MQTT_TOPIC_PROBE", default="prompt_portal/probe"),
+    # "Stop this answer" (docs/protocol.md "Cancel"); a service that does not know it finishes the answer anyway.
+    "TOPIC_CANCEL": env.str("MQTT_TOPIC_CANCEL", default="prompt_portal/cancel"),
 }
 
 # --- Long-running processes -----------------------------------------------------------------------------
@@ -232,10 +234,17 @@ if EVENT_LOOP not in ("uvloop", "asyncio"):
 # --- Worker and requests ----------------------------------------------------------------------------------
 CHAT_REPLY_TIMEOUT = env.float("CHAT_REPLY_TIMEOUT", default=45.0)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=8000)
+# Streamed answers (docs/protocol.md "Streamed answers"): ask the LLM service to stream; relay the text at most
+# once per FLUSH_INTERVAL s per request (the first words at once); while chunks come, a request ends only after
+# IDLE_TIMEOUT s without one (or at CHAT_REPLY_TIMEOUT, whichever is later; WORKER_PENDING_MAX_AGE in all).
+CHAT_STREAM = env.bool("CHAT_STREAM", default=True)
+CHAT_STREAM_FLUSH_INTERVAL = env.float("CHAT_STREAM_FLUSH_INTERVAL", default=0.04)
+CHAT_STREAM_IDLE_TIMEOUT = env.float("CHAT_STREAM_IDLE_TIMEOUT", default=15.0)
 WORKER = {
     "HEARTBEAT_INTERVAL": env.float("WORKER_HEARTBEAT_INTERVAL", default=2.0),
     "PENDING_MAX": env.int("WORKER_PENDING_MAX", default=2000),
-    "PENDING_MAX_AGE": env.float("WORKER_PENDING_MAX_AGE", default=120.0),
+    # The longest any request may wait for its answer, streamed or not (a long answer that keeps streaming).
+    "PENDING_MAX_AGE": env.float("WORKER_PENDING_MAX_AGE", default=300.0),
     # Circuit breaker: after this many consecutive timeouts refuse chat at once for the cool-down.
     "BREAKER_THRESHOLD": env.int("LLM_BREAKER_THRESHOLD", default=5),
     "BREAKER_COOLDOWN": env.float("LLM_BREAKER_COOLDOWN", default=30.0),

@@ -18,10 +18,12 @@ from typing import Any
 CHAT_REQUEST = "chat.request"  # publish a chat request and route its reply back
 MQTT_PUBLISH = "mqtt.publish"  # fire-and-forget publish (maze state, templates, clear/delete)
 CHAT_CANCEL = "chat.cancel"  # the waiter went away (client disconnected): stop waiting for it
+CHAT_STOP = "chat.stop"  # a user stopped the answer: keep what was streamed, tell the LLM service to stop
 
 # worker -> web
 CHAT_QUEUED = "chat.queued"  # the worker holds it; earlier messages of its chat session are answered first
 CHAT_ACCEPTED = "chat.accepted"  # the worker stored the question and published the request
+CHAT_DELTA = "chat.delta"  # streamed text of an answer: a preview, replaced by the chat.reply
 CHAT_REPLY = "chat.reply"  # the assistant's answer, already stored
 CHAT_ERROR = "chat.error"  # a clear failure: see ERROR_* below
 MAZE_HINT = "maze.hint"  # a hint for one maze game session
@@ -35,6 +37,7 @@ ERROR_SHUTDOWN = "shutdown"  # the worker is stopping -> 503
 ERROR_RATE_LIMITED = "rate_limited"  # this user sent too much too fast -> 429
 ERROR_GONE = "not_found"  # the chat session was deleted while the request was on its way -> 404
 ERROR_SESSION_BUSY = "session_busy"  # too many messages of this chat session already wait -> 429
+ERROR_STOPPED = "stopped"  # a user stopped it while it still waited for its turn (never sent) -> 409
 
 HTTP_STATUS_FOR_ERROR = {
     ERROR_TIMEOUT: 504,
@@ -45,6 +48,7 @@ HTTP_STATUS_FOR_ERROR = {
     ERROR_RATE_LIMITED: 429,
     ERROR_GONE: 404,
     ERROR_SESSION_BUSY: 429,
+    ERROR_STOPPED: 409,
 }
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -105,6 +109,16 @@ def publish_event(*, topic: str, payload: dict[str, Any], qos: int, retain: bool
 
 def cancel_event(*, request_id: str) -> dict[str, Any]:
     return {"type": CHAT_CANCEL, "request_id": request_id}
+
+
+def stop_event(*, request_id: str, session_key: str) -> dict[str, Any]:
+    """Stop the answer to `request_id`, which must belong to the chat session `session_key` (the sender's)."""
+    return {"type": CHAT_STOP, "request_id": request_id, "session_key": session_key}
+
+
+def delta_event(*, request_id: str, offset: int, delta: str) -> dict[str, Any]:
+    """`delta` is the answer's text from `offset` on: a client showing `offset` characters appends it."""
+    return {"type": CHAT_DELTA, "request_id": request_id, "offset": offset, "delta": delta}
 
 
 def error_event(*, request_id: str | None, code: str, detail: str, retry_after: int | None = None) -> dict[str, Any]:

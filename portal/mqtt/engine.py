@@ -38,16 +38,25 @@ from . import contract
 from .breaker import OPEN, CircuitBreaker
 from .client import LinkConfig, MqttLink
 from .identity import RECLAIMED, ClientIdLease, LeaseLost
-from .payloads import ChatReply, MalformedPayload, parse_chat_reply, parse_hint, parse_status
+from .payloads import ChatReply, MalformedPayload, parse_chat_reply, parse_hint, parse_status, parse_stream_chunk
 from .pending import ChatTurn, PendingRegistry, RecentIds
 from .presence import LlmPresence
 from .shared_state import is_alive, read_worker_states, record_probe_rtt, remove_worker_state, write_worker_state
-from .topics import hint_base, parse_reply_topic, reply_session_consistent, reply_topic, session_from_hint_topic
+from .stream import StreamAssembler
+from .topics import (
+    hint_base,
+    parse_reply_topic,
+    parse_stream_topic,
+    reply_session_consistent,
+    reply_topic,
+    session_from_hint_topic,
+)
 from .turns import SessionQueues
 
 log = logging.getLogger("portal.mqtt.worker")
 
 SHUTDOWN_DETAIL = "The chat service is restarting. Please try again in a moment."
+STOPPED = "Stopped before it was sent to the model."
 
 
 def _shutdown_error(request_id: str) -> dict[str, Any]:
@@ -91,6 +100,10 @@ class EngineConfig:
     llm_status_timeout: float = 90.0
     housekeeping_interval: float = 0.2
     turn_lock_retry: float = 0.1  # how often a turn whose session another worker holds tries again
+    # Streamed answers (docs/protocol.md): ask for them, relay at most once per interval, end a stalled one.
+    stream: bool = False
+    stream_flush_interval: float = 0.04
+    stream_idle_timeout: float = 15.0
 
     @property
     def response_base(self) -> str:
@@ -109,6 +122,10 @@ class Counters:
     replies_unmatched: int = 0  # matched no request (fallback topic with nothing in flight, unknown id): dropped
     replies_foreign: int = 0
     replies_mismatched: int = 0
+    stream_chunks: int = 0  # chunks that added text to an answer in flight
+    stream_chunks_dropped: int = 0  # of no request in flight here, duplicated, or past the bounds
+    stream_deltas: int = 0  # chat.delta events relayed (several chunks each under load)
+    stopped: int = 0  # answers a user stopped
     timeouts: int = 0
     queue_timeouts: int = 0
     refused_busy: int = 0
@@ -365,6 +382,8 @@ class WorkerEngine:
             # session's other sockets still get) or its deadline, so the next message never overlaps it.
             if turn is not None and self.queues.withdraw(turn.session_key, turn):
                 self.turns.pop(turn.request_id, None)
+        elif kind == contract.CHAT_STOP:
+            await self._on_stop(event)
         elif kind == contract.MQTT_PUBLISH:
             self._publish_json(event["topic"], event["payload"], int(event.get("qos", 0)), bool(event.get("retain")))
         else:
@@ -475,7 +494,8 @@ class WorkerEngine:
                     question=question,
                     request_id=turn.request_id,
                     holder=f"{self.client_id}|{self.token}",
-                    hold_for=turn.timeout,
+                    # A streamed answer may go on past its timeout while it keeps coming.
+                    hold_for=self.config.pending_max_age if self.config.stream else turn.timeout,
                     gone=gone,
                 )
             except Exception:  # noqa: BLE001 - the request is refused with a clear 503 instead
@@ -522,6 +542,8 @@ class WorkerEngine:
             clientId=self.client_id,
             replyTopic=reply_topic(self.config.response_base, turn.llm_key, self.client_id, turn.request_id),
         )
+        if self.config.stream:
+            payload["stream"] = True
         turn.deadline = time.monotonic() + turn.timeout
         self.pending.add(turn)
         if not self._publish_json(self.config.mqtt["TOPIC_USER_INPUT"], payload, qos=1):
@@ -573,6 +595,9 @@ class WorkerEngine:
         del self.turns[turn.request_id]
         self.pending.pop(turn.request_id)
         turn.announced.set()
+        if turn.flush_handle is not None:
+            turn.flush_handle.cancel()  # the final event replaces whatever was still to be relayed
+            turn.flush_handle = None
         if not self.queues.withdraw(turn.session_key, turn):
             nxt = self.queues.finish(turn.session_key, turn)
         else:
@@ -631,6 +656,8 @@ class WorkerEngine:
             self._on_probe_echo(payload)
         elif kind == "status":
             await self._on_llm_status(parse_status(payload, max_bytes), retained)
+        elif kind == "stream":
+            self._on_stream_chunk(topic, payload, max_bytes)
         elif kind == "reply":
             await self._on_chat_reply(topic, payload, max_bytes)
         elif kind == "hint":
@@ -644,7 +671,7 @@ class WorkerEngine:
         if topic in self.status_topics:
             return "status"
         if topic.startswith(self.config.response_base + "/"):
-            return "reply"
+            return "stream" if parse_stream_topic(self.config.response_base, topic) is not None else "reply"
         if session_from_hint_topic(self.hint_topic, topic) is not None:
             return "hint"
         return "other"
@@ -740,6 +767,85 @@ class WorkerEngine:
                 "request_id": turn.request_id,
                 "is_error": reply.is_error,
                 "raw_response": reply.text,
+                "assistant_message": stored["message"] if stored else None,
+            },
+        )
+
+    def _on_stream_chunk(self, topic: str, payload: bytes, max_bytes: int) -> None:
+        """A chunk of a streamed answer: assembled in order and relayed soon, never stored (the final reply is)."""
+        address = parse_stream_topic(self.config.response_base, topic)
+        counters = self.runtime.counters
+        if address.client_id != self.client_id:
+            counters.replies_foreign += 1  # another worker's request
+            return
+        turn = self.pending.get(address.request_id)
+        chunk = parse_stream_chunk(payload, max_bytes)
+        if turn is None or chunk.request_id != address.request_id or address.session_key != turn.llm_key:
+            counters.stream_chunks_dropped += 1  # finished, never ours, or contradicting its topic
+            return
+        if turn.stream is None:
+            turn.stream = StreamAssembler()
+        dropped_before = turn.stream.dropped
+        grew = turn.stream.offer(chunk.seq, chunk.delta)
+        counters.stream_chunks_dropped += turn.stream.dropped - dropped_before
+        if not grew:
+            return  # a duplicate, or early (held until the chunks before it come)
+        counters.stream_chunks += 1
+        # While the answer keeps coming it is not cut at its timeout; a stream that stalls still is.
+        turn.deadline = max(turn.deadline, time.monotonic() + self.config.stream_idle_timeout)
+        if turn.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, turn.last_flush + self.config.stream_flush_interval - loop.time())
+            turn.flush_handle = loop.call_later(delay, self._flush_soon, turn)
+
+    def _flush_soon(self, turn: ChatTurn) -> None:
+        turn.flush_handle = None
+        if self.pending.get(turn.request_id) is turn:
+            turn.last_flush = asyncio.get_running_loop().time()
+            self._in_background(self._relay_stream(turn))
+
+    async def _relay_stream(self, turn: ChatTurn) -> None:
+        await turn.announced.wait()  # the waiter hears "accepted" first
+        offset, delta = turn.stream.unrelayed()
+        if delta and self.pending.get(turn.request_id) is turn:
+            self.runtime.counters.stream_deltas += 1
+            await self._deliver(turn, contract.delta_event(request_id=turn.request_id, offset=offset, delta=delta))
+
+    async def _on_stop(self, event: dict[str, Any]) -> None:
+        """A user stopped the answer: what was streamed so far is the answer (stored, marked stopped), the LLM
+        service is asked to stop, and the session's next message goes to a new conversation with the model
+        (the service may still be writing this one)."""
+        turn = self.turns.get(event.get("request_id"))
+        if turn is None or turn.session_key != event.get("session_key"):
+            return  # answered meanwhile, another worker's, or not this session's
+        if self.queues.withdraw(turn.session_key, turn):
+            self.turns.pop(turn.request_id, None)  # still in line: never sent, nothing to keep
+            await self._deliver(
+                turn, contract.error_event(request_id=turn.request_id, code=contract.ERROR_STOPPED, detail=STOPPED)
+            )
+            return
+        if self.pending.pop(turn.request_id) is None:
+            return  # not published yet (its turn is being opened): its reply will come as usual
+        self.runtime.counters.stopped += 1
+        self.recent.mark_answered(turn.request_id, turn.llm_key)  # a final reply that still comes is dropped
+        self._publish_json(
+            self.config.mqtt["TOPIC_CANCEL"],
+            {"requestId": turn.request_id, "sessionId": turn.llm_key, "clientId": self.client_id},
+            qos=1,
+        )
+        text = turn.stream.text if turn.stream is not None else ""
+        stored = await self._store_reply(
+            turn.request_id, ChatReply(text=text, metadata={"stopped": True}), turn.question.get("session_id")
+        )
+        await turn.announced.wait()
+        await self._end_turn(
+            turn,
+            {
+                "type": contract.CHAT_REPLY,
+                "request_id": turn.request_id,
+                "is_error": False,
+                "stopped": True,
+                "raw_response": text,
                 "assistant_message": stored["message"] if stored else None,
             },
         )

@@ -398,10 +398,24 @@ async def _await_outcome(inbox: asyncio.Queue, request_id, timeout, on_progress,
         elif kind == contract.CHAT_ACCEPTED:
             phase, until = "accepted", loop.time() + timeout + 1.0
             user_message, notice = event.get("user_message"), event.get("notice")
+        elif kind == contract.CHAT_DELTA:
+            # A streamed answer that keeps coming is not cut at the timeout: the worker ends a stalled one.
+            until = max(until, loop.time() + settings.CHAT_STREAM_IDLE_TIMEOUT + 1.0)
         else:
             return ChatOutcome(event, phase == "accepted" or kind == contract.CHAT_REPLY, user_message, notice)
         if on_progress is not None:
             await on_progress(event)
+
+
+async def stop_chat(*, request_id: str, session_key: str) -> None:
+    """Ask the worker holding `request_id` to stop its answer. Every live worker is asked (a stop is rare, and the
+    one holding it may not be the one this process would choose now); each checks that it holds the request and
+    that the request is `session_key`'s."""
+    states = await _worker_states() or []
+    interval = settings.WORKER["HEARTBEAT_INTERVAL"]
+    layer, event = get_channel_layer(), contract.stop_event(request_id=request_id, session_key=session_key)
+    for client_id in {s["client_id"] for s in states if s.get("client_id") and is_alive(s, interval)}:
+        await _send_quietly(layer, contract.worker_channel(client_id), event)
 
 
 async def publish(*, topic: str, payload: dict[str, Any], qos: int) -> bool:

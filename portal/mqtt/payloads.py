@@ -130,3 +130,28 @@ def parse_hint(payload: bytes, max_bytes: int) -> dict[str, Any]:
         if key in obj and "error" not in obj:
             obj["error"] = obj.pop(key)
     return obj
+
+
+MAX_CHUNK_SEQ = 1_000_000
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    request_id: str
+    seq: int
+    delta: str
+
+
+def parse_stream_chunk(payload: bytes, max_bytes: int) -> StreamChunk:
+    """`{"requestId", "seq", "delta"}` of docs/protocol.md "Streamed answers"; MalformedPayload for anything else."""
+    obj = _json_object(decode_text(payload, max_bytes))
+    if obj is None:
+        raise MalformedPayload("stream chunk is not a JSON object")
+    request_id, seq, delta = obj.get("requestId"), obj.get("seq"), obj.get("delta")
+    if not isinstance(request_id, str) or not request_id:
+        raise MalformedPayload("stream chunk without a requestId")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_CHUNK_SEQ:
+        raise MalformedPayload("stream chunk seq must be an integer from 0")
+    if not isinstance(delta, str):
+        raise MalformedPayload("stream chunk delta must be text")
+    return StreamChunk(request_id=request_id, seq=seq, delta=delta.replace("\x00", ""))

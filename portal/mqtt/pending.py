@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .stream import StreamAssembler
+
 
 @dataclass(eq=False)  # compared by identity: a turn is one request's life in this worker
 class ChatTurn:
@@ -25,6 +27,10 @@ class ChatTurn:
     llm_key: str | None = None  # the MQTT sessionId it was published with
     # Set once the waiter was told "accepted": the reply is delivered only after that.
     announced: asyncio.Event = field(default_factory=asyncio.Event)
+    # A streamed answer: its chunks so far (None until the first), the relay scheduled, when it last relayed.
+    stream: StreamAssembler | None = None
+    flush_handle: asyncio.TimerHandle | None = None
+    last_flush: float = float("-inf")
 
 
 class PendingRegistry:

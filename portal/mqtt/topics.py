@@ -34,6 +34,20 @@ def parse_reply_topic(base: str, topic: str) -> ReplyAddress | None:
     return ReplyAddress(session_key=session_key, client_id=client_id, request_id=request_id)
 
 
+STREAM_SUFFIX = "stream"
+
+
+def parse_stream_topic(base: str, topic: str) -> ReplyAddress | None:
+    """`<base>/<sessionId>/<clientId>/<requestId>/stream` (a streamed answer's chunks); None for anything else."""
+    prefix = base.rstrip("/") + "/"
+    if not topic.startswith(prefix):
+        return None
+    segments = topic[len(prefix) :].split("/")
+    if len(segments) != 4 or segments[3] != STREAM_SUFFIX or not all(_is_plain_segment(s) for s in segments):
+        return None
+    return ReplyAddress(session_key=segments[0], client_id=segments[1], request_id=segments[2])
+
+
 def reply_session_consistent(address: ReplyAddress, request_session: str | None, claimed_session: object) -> bool:
     """False when a reply contradicts the session it must belong to: the topic's session segment differs from
     the session its request was sent for (when that request is known), or a `sessionId` the payload carries

@@ -48,6 +48,10 @@ export function messageElement(message, { forceError = false } = {}) {
       "The language model reported an error. Please try again.";
     node = bubble("message-error", "Error", text, message.created_at);
     node.dataset.role = "assistant";
+  } else if (message.metadata && message.metadata.stopped) {
+    // The user stopped it: what the model had written by then, said to be partial.
+    node = bubble("message-assistant message-stopped", "Assistant", message.content || "(stopped before the model wrote anything)", message.created_at);
+    node.append(el("p", "message-stopped-note", "Stopped."));
   } else {
     node = bubble("message-assistant", "Assistant", message.content, message.created_at);
   }
@@ -72,7 +76,15 @@ export function errorElement(text, requestId = null) {
   return node;
 }
 
-/** The "Waiting for the model…" placeholder for one request. */
+function stopButton(requestId) {
+  const button = el("button", "btn btn-small stop-btn", "Stop");
+  button.type = "button";
+  button.dataset.requestId = requestId;
+  button.title = "Stop the answer here (what was written so far is kept)";
+  return button;
+}
+
+/** The "Waiting for the model…" placeholder for one request, with a Stop button. */
 export function waitingElement(requestId) {
   const node = el("div", "waiting-indicator");
   if (requestId) node.dataset.requestId = requestId;
@@ -81,6 +93,16 @@ export function waitingElement(requestId) {
   dots.setAttribute("aria-hidden", "true");
   for (let i = 0; i < 3; i += 1) dots.append(el("span", "dot", "."));
   node.append(dots);
+  if (requestId) node.append(" ", stopButton(requestId));
+  return node;
+}
+
+/** An answer as the model writes it (chat.delta frames); the stored answer replaces it. */
+export function streamingElement(requestId) {
+  const node = bubble("message-assistant message-streaming", "Assistant", "", new Date().toISOString());
+  node.dataset.requestId = requestId;
+  node.setAttribute("aria-busy", "true");
+  node.append(stopButton(requestId));
   return node;
 }
 

@@ -3,7 +3,8 @@
 import { apiFetch, errorText } from "./api.js";
 import { ChatSocket, chatSocketUrl } from "./chat-socket.js";
 import {
-  emptyState, errorElement, messageElement, queuedElement, sessionItem, sessionTitle, waitingElement,
+  emptyState, errorElement, messageElement, queuedElement, sessionItem, sessionTitle, streamingElement,
+  waitingElement,
 } from "./chat-render.js";
 
 const WAIT_GUARD_MS = 90000; // the server gives up after ~45 s; this only catches events lost on the way
@@ -59,7 +60,7 @@ const state = {
   view: 0, // bumped on every session switch: async work for an older view is dropped
   shownIds: new Set(), // ids of stored messages on screen
   answered: new Set(), // request ids whose answer (or error) is on screen
-  waiting: new Map(), // request id -> {node, timer}
+  waiting: new Map(), // request id -> {node, timer, text}: its indicator, or the answer streaming in
   unacked: [], // texts this tab sent that the server has not accepted yet
   queued: new Map(), // request id -> the provisional bubble of a question waiting for earlier answers
   notice: "", // the last error, shown in #chat-status until the next action
@@ -273,6 +274,36 @@ function onAccepted(frame) {
   scrollToEnd();
 }
 
+/** Streamed text of an answer: appended where the shown text ends (a repeat is skipped, a gap waits for the
+ * final reply, which replaces the streamed text in any case). */
+function onDelta(frame) {
+  const requestId = frame.request_id || null;
+  const pending = requestId ? state.waiting.get(requestId) : null;
+  if (!pending || state.answered.has(requestId) || typeof frame.delta !== "string") return;
+  if (pending.text === undefined) {
+    const node = streamingElement(requestId);
+    pending.node.replaceWith(node);
+    pending.node = node;
+    pending.text = "";
+  }
+  if (Number(frame.offset) !== pending.text.length) return;
+  pending.text += frame.delta;
+  pending.node.querySelector(".message-body").textContent = pending.text;
+  // A long answer that keeps coming is not "lost": the guard counts from the latest words.
+  clearTimeout(pending.timer);
+  pending.timer = setTimeout(() => {
+    failWaiting(requestId, "No answer arrived. Please try again.");
+    renderStatus();
+  }, WAIT_GUARD_MS);
+  scrollToEnd();
+}
+
+function stopAnswer(requestId, button) {
+  if (!state.socket || !state.socket.send({ type: "chat.stop", request_id: requestId })) return;
+  button.disabled = true;
+  button.textContent = "Stopping…";
+}
+
 function onReply(frame) {
   let message = frame.assistant_message;
   if (!message || typeof message !== "object") return;
@@ -317,6 +348,7 @@ function onError(frame) {
 function onFrame(frame) {
   if (frame.type === "chat.queued") onQueued(frame);
   else if (frame.type === "chat.accepted") onAccepted(frame);
+  else if (frame.type === "chat.delta") onDelta(frame);
   else if (frame.type === "chat.reply") onReply(frame);
   else if (frame.type === "chat.error") onError(frame);
   else return;
@@ -588,6 +620,10 @@ function bindEvents() {
     }
   });
   ui.input.addEventListener("input", autosize);
+  ui.messages.addEventListener("click", (event) => {
+    const button = event.target.closest("button.stop-btn[data-request-id]");
+    if (button && !button.disabled) stopAnswer(button.dataset.requestId, button);
+  });
   ui.newBtn.addEventListener("click", () => createSession());
   ui.preset.addEventListener("change", describePreset);
   ui.reset.addEventListener("click", resetSession);

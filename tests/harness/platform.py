@@ -52,6 +52,9 @@ class Platform:
                 "WORKER_HEARTBEAT_INTERVAL": "0.5",
                 "CHAT_REPLY_TIMEOUT": "5",
                 "RESPONDER_STATUS_INTERVAL": "2",
+                # The responder answers at once, unstreamed (as the deployed service does); the portal still asks
+                # for streams. tests/integration/test_streaming.py and the streaming benchmark turn streaming on.
+                "RESPONDER_STREAM_RATE": "0",
                 # Tests and benchmarks send far faster than a person; the rate-limit test turns limits back on.
                 "CHAT_RATE_LIMIT": "0",
                 "HINT_RATE_LIMIT": "0",

@@ -86,3 +86,18 @@ def test_a_reply_closes_the_turn_once_and_a_late_or_orphan_reply_is_handled(sess
     services.session_reset(session=ChatSession.objects.get(pk=session.pk))
     assert answer(session, "r3") is None  # its question went with the reset: no answer without it
     assert not ChatMessage.objects.filter(session=session).exists()
+
+
+def test_a_stopped_answer_is_kept_and_the_next_turn_goes_to_a_new_conversation(session):
+    fields, _, _ = begin(session, "r1", hold_for=300)
+    message, created = services.reply_store(
+        request_id="r1", text="Half an", is_error=False, metadata={"stopped": True}, session_id=session.id
+    )
+    assert created and message.content == "Half an" and message.metadata == {"stopped": True}
+    # The service may still be writing the stopped answer: the next turn must not overlap it, and need not wait.
+    next_fields, _, notice = begin(session, "r2")
+    assert notice is not None and "the previous answer was stopped" in notice.content
+    assert next_fields["llm_session_key"] != fields["llm_session_key"]
+    answer(session, "r2")
+    _, _, again = begin(session, "r3")
+    assert again is None

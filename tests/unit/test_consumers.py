@@ -701,3 +701,54 @@ def test_finish_needs_a_report_and_scores_the_play_the_server_saw(game):
     async_to_sync(scenario)()
     game.refresh_from_db()
     assert game.status == MazeGame.Status.WON and game.play["steps"] == seen.steps
+
+
+def test_streamed_text_of_another_tab_is_forwarded_and_stop_goes_to_the_workers(session, monkeypatch):
+    group = contract.chat_group(session.session_key)
+    client = logged_in(session.owner)
+    stops = []
+
+    async def stop_chat(**kwargs):
+        stops.append(kwargs)
+
+    monkeypatch.setattr(chat_consumers.gateway, "stop_chat", stop_chat)
+
+    async def scenario():
+        communicator = await open_socket(chat_path(session.id), client)
+        await settled(communicator)
+        await group_send(group, {"type": contract.CHAT_ACCEPTED, "request_id": "other-tab", "worker": "w-2"})
+        await group_send(group, contract.delta_event(request_id="other-tab", offset=0, delta="The exit "))
+        assert (await receive(communicator))["type"] == contract.CHAT_ACCEPTED
+        assert await receive(communicator) == {
+            "type": contract.CHAT_DELTA,
+            "request_id": "other-tab",
+            "offset": 0,
+            "delta": "The exit ",
+        }
+        await communicator.send_json_to({"type": contract.CHAT_STOP, "request_id": "other-tab"})
+        await communicator.send_json_to({"type": contract.CHAT_STOP, "request_id": ["not", "an", "id"]})
+        assert (await receive(communicator))["code"] == "invalid"
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+    # This session's key, never one the browser names: the worker stops only a request of that session.
+    assert stops == [{"request_id": "other-tab", "session_key": session.session_key}]
+
+
+def test_staff_without_the_permission_cannot_stop_answers(session, staff, monkeypatch):
+    stops = []
+
+    async def stop_chat(**kwargs):
+        stops.append(kwargs)
+
+    monkeypatch.setattr(chat_consumers.gateway, "stop_chat", stop_chat)
+    client = logged_in(staff)
+
+    async def scenario():
+        communicator = await open_socket(chat_path(session.id), client)
+        await communicator.send_json_to({"type": contract.CHAT_STOP, "request_id": "r1"})
+        assert (await receive(communicator))["code"] == "read_only"
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+    assert stops == []
