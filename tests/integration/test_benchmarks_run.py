@@ -39,3 +39,27 @@ def test_memory_soak_samples_rss_and_answers_everything():
     assert "settings {'CHAT_REPLY_TIMEOUT': '30'}" in out
     assert "others none; pending at end 0" in out
     assert out.count(" s  daphne ") >= 3 and "RSS worker:" in out and "MB/hour" in out
+
+
+def test_stream_latency_times_the_first_words_and_the_soak_stores_every_answer_once():
+    out = run_bench(
+        "bench/stream_latency.py",
+        "--requests",
+        "10",
+        "--concurrency",
+        "2",
+        "--soak-streams",
+        "10",
+        "--soak-seconds",
+        "3",
+        "--rate",
+        "60",
+    )
+    assert "floor: first chunk, 2 in flight      ok 10/10 (100.0 %)" in out
+    assert "WebSocket: first delta, concurrency 2 ok 10/10 (100.0 %)" in out
+    assert "SSE: first delta, concurrency 2      ok 10/10 (100.0 %)" in out
+    soak = next(line for line in out.splitlines() if line.startswith("soak: "))
+    answered, requests = soak.split(" answered")[0].rsplit(" ", 1)[1].split("/")
+    assert answered == requests and int(requests) >= 10, soak
+    stored = next(line for line in out.splitlines() if "answers stored" in line)
+    assert f"pending afterwards: 0; answers stored {requests}, distinct requests {requests}" in stored
