@@ -34,12 +34,11 @@ import aiohttp
 import paho.mqtt.client as paho
 import websockets
 from common import (
-    SESSIONS_PER_USER,
     CpuMeter,
     Run,
     Target,
-    create_users,
     machine_line,
+    make_targets,
     platform_pids,
     rss_mb,
     run_load,
@@ -228,16 +227,7 @@ def main():
             p.start_worker(MQTT_CLIENT_ID=f"bench-worker-{n}")
         for _ in range(2, args.webs + 1):
             p.start_web()
-        web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[: len(p.webs)]]
-        users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
-        create_users(p, users)
-        targets = []
-        for name in users:
-            client = p.client(name)
-            targets += [
-                Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
-                for i in range(SESSIONS_PER_USER)
-            ]
+        users, targets = make_targets(p, most)
         print(f"{len(users)} users, {len(targets)} sessions", flush=True)
 
         floor = FloorClient(p.broker.port)

@@ -152,6 +152,22 @@ def create_users(p: Platform, names: list[str], password: str = "correct-horse-b
     assert result.returncode == 0, result.stderr
 
 
+def make_targets(p: Platform, sessions: int) -> tuple[list[str], list[Target]]:
+    """Users enough for `sessions` chat sessions (SESSIONS_PER_USER each), their sessions spread over the running
+    daphne processes in turn (as behind nginx): (user names, targets)."""
+    web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[: len(p.webs)]]
+    users = [f"bench{u}" for u in range(max(1, -(-sessions // SESSIONS_PER_USER)))]
+    create_users(p, users)
+    targets: list[Target] = []
+    for name in users:
+        client = p.client(name)
+        targets += [
+            Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
+            for i in range(SESSIONS_PER_USER)
+        ]
+    return users, targets
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:

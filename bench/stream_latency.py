@@ -30,12 +30,11 @@ import aiohttp
 import paho.mqtt.client as paho
 import websockets
 from common import (
-    SESSIONS_PER_USER,
     CpuMeter,
     Run,
     Target,
-    create_users,
     machine_line,
+    make_targets,
     platform_pids,
     run_load,
     start_platform,
@@ -278,16 +277,7 @@ def main():
     try:
         for _ in range(2, args.webs + 1):
             p.start_web()
-        web_urls = [f"http://127.0.0.1:{port}" for port in p.web_ports[: len(p.webs)]]
-        users = [f"bench{u}" for u in range(max(1, -(-most // SESSIONS_PER_USER)))]
-        create_users(p, users)
-        targets = []
-        for name in users:
-            client = p.client(name)
-            targets += [
-                Target(client, client.new_session()["id"], web_urls[(len(targets) + i) % len(web_urls)])
-                for i in range(SESSIONS_PER_USER)
-            ]
+        _, targets = make_targets(p, most)
         floor = FloorStreams(p.broker.port)
         if not args.skip_ttft:
             floor.measure(20, 1)  # warm-up
