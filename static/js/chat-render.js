@@ -1,5 +1,7 @@
 // chat-render.js — builds the DOM for the chat page's messages, waiting indicators and session list items.
-// Every piece of user or model text goes in through textContent: nothing here parses HTML.
+// User text, notices and errors go in through textContent; only the model's answers are Markdown, and those go
+// through markdown.js, which sanitizes what it renders.
+import { renderMarkdown } from "./markdown.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -17,13 +19,15 @@ function timeElement(iso) {
   return time;
 }
 
-function bubble(classes, author, text, iso) {
+function bubble(classes, author, text, iso, { markdown = false } = {}) {
   const node = el("article", `message ${classes}`);
   const meta = el("p", "message-meta");
   meta.append(el("span", "message-author", author));
   const time = timeElement(iso);
   if (time) meta.append(" ", time);
-  node.append(meta, el("div", "message-body", text));
+  const body = el("div", "message-body", markdown ? null : text);
+  if (markdown) renderMarkdown(body, text);
+  node.append(meta, body);
   return node;
 }
 
@@ -50,10 +54,11 @@ export function messageElement(message, { forceError = false } = {}) {
     node.dataset.role = "assistant";
   } else if (message.metadata && message.metadata.stopped) {
     // The user stopped it: what the model had written by then, said to be partial.
-    node = bubble("message-assistant message-stopped", "Assistant", message.content || "(stopped before the model wrote anything)", message.created_at);
+    const text = message.content || "(stopped before the model wrote anything)";
+    node = bubble("message-assistant message-stopped", "Assistant", text, message.created_at, { markdown: true });
     node.append(el("p", "message-stopped-note", "Stopped."));
   } else {
-    node = bubble("message-assistant", "Assistant", message.content, message.created_at);
+    node = bubble("message-assistant", "Assistant", message.content, message.created_at, { markdown: true });
   }
   if (message.id !== undefined && message.id !== null) node.dataset.messageId = String(message.id);
   if (message.request_id) node.dataset.requestId = message.request_id;
@@ -97,9 +102,11 @@ export function waitingElement(requestId) {
   return node;
 }
 
-/** An answer as the model writes it (chat.delta frames); the stored answer replaces it. */
+/** An answer as the model writes it (chat.delta frames; chat.js renders the text so far into .message-body); the
+ * stored answer replaces it. */
 export function streamingElement(requestId) {
-  const node = bubble("message-assistant message-streaming", "Assistant", "", new Date().toISOString());
+  const now = new Date().toISOString();
+  const node = bubble("message-assistant message-streaming", "Assistant", "", now, { markdown: true });
   node.dataset.requestId = requestId;
   node.setAttribute("aria-busy", "true");
   node.append(stopButton(requestId));

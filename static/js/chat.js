@@ -6,6 +6,7 @@ import {
   emptyState, errorElement, messageElement, queuedElement, sessionItem, sessionTitle, streamingElement,
   waitingElement,
 } from "./chat-render.js";
+import { renderMarkdownSoon } from "./markdown.js";
 
 const WAIT_GUARD_MS = 90000; // the server gives up after ~45 s; this only catches events lost on the way
 const RECENT_PENDING_MS = 60000; // a stored question this young without an answer may still get one
@@ -288,7 +289,9 @@ function onDelta(frame) {
   }
   if (Number(frame.offset) !== pending.text.length) return;
   pending.text += frame.delta;
-  pending.node.querySelector(".message-body").textContent = pending.text;
+  // Markdown of the whole text so far, once per frame however fast the words come (an unclosed code fence
+  // reads as a code block up to the end, so half-written answers look like the finished one will).
+  renderMarkdownSoon(pending.node.querySelector(".message-body"), pending.text);
   // A long answer that keeps coming is not "lost": the guard counts from the latest words.
   clearTimeout(pending.timer);
   pending.timer = setTimeout(() => {

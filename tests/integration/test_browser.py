@@ -120,3 +120,70 @@ def test_an_autopilot_game_is_won_and_scored_from_the_play_the_server_saw(platfo
     board = platform.client("alice").get("/api/leaderboard/").json()
     assert any(row["user"] == "alice" and row["mode"] == "lam" and row["won"] for row in board["results"])
     assert errors == []
+
+
+LONG_LINE = "x = " + "0123456789" * 11  # wider than a phone: the code block scrolls, the page does not
+MARKDOWN = (
+    "intro\n\n# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    f'```python\nprint("copy me")\n{LONG_LINE}\n```\n\n'
+    "Some `inline` code, a [safe link](https://example.com/) and a [bad link](javascript:alert(1)).\n\n"
+    '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n\n'
+    "![remote](https://example.com/pixel.png)"
+)
+
+
+def test_answers_render_markdown_safely_and_code_blocks_can_be_copied(platform, browser):
+    # Phone-sized, so the same answer also shows that wide code and tables scroll inside their bubble.
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    page = context.new_page()
+    errors, console_errors = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    # A chat of its own, opened by URL: on a phone the "New chat" button hides in the closed drawer.
+    session = platform.client("alice").new_session()
+    log_in(page, platform.base_url, "alice")
+    page.goto(platform.base_url + f"/chat/?session={session['id']}")
+    page.wait_for_selector("#composer-send:not([disabled])")
+    page.fill("#composer-input", MARKDOWN)
+    page.click("#composer-send")
+    # The user's own words stay plain text, exactly as typed.
+    user_body = page.wait_for_selector(".message-user .message-body")
+    assert user_body.text_content() == MARKDOWN
+    assert user_body.query_selector("table, h1, a, code") is None
+    page.wait_for_selector(".message-assistant:not(.message-streaming) .message-body table", timeout=10000)
+    answer = page.locator(".message-assistant").last.locator(".message-body")
+    assert answer.locator("h1").inner_text() == "Title"
+    assert answer.locator("ul > li").all_inner_texts() == ["one", "two"]
+    assert answer.locator("table th").all_inner_texts() == ["a", "b"]
+    assert answer.locator("table td").all_inner_texts() == ["1", "2"]
+    assert answer.locator("p code").inner_text() == "inline"
+    code = answer.locator("pre code")
+    assert code.text_content() == f'print("copy me")\n{LONG_LINE}\n'
+    safe = answer.locator("a[href='https://example.com/']")
+    assert safe.get_attribute("rel") == "noopener noreferrer"
+    # Raw HTML is shown as text and never becomes elements; no javascript: link, no remote image.
+    assert "<img src=x" in answer.inner_text() and "<script>" in answer.inner_text()
+    assert page.locator("#messages img, #messages script, #messages [onerror], #messages [style]").count() == 0
+    hrefs = answer.locator("a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    assert not any(href and "javascript" in href.lower() for href in hrefs)
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    # Copy puts the code on the clipboard and says so for a moment.
+    page.click(".message-assistant .code-copy")
+    page.wait_for_selector(".message-assistant .code-copy:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == code.text_content()
+    page.wait_for_selector(".message-assistant .code-copy:has-text('Copy'):not(:has-text('Copied'))", timeout=5000)
+    # Nothing is wider than the phone: the code block scrolls inside the bubble.
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.locator("#messages").evaluate("m => m.scrollWidth - m.clientWidth") <= 0
+    assert answer.locator("pre").evaluate("pre => pre.scrollWidth > pre.clientWidth")
+    # The history renders it the same way after a reload.
+    page.reload()
+    page.wait_for_selector(".message-assistant .message-body table", timeout=10000)
+    assert page.locator(".message-assistant pre code").text_content() == f'print("copy me")\n{LONG_LINE}\n'
+    assert errors == [] and not [text for text in console_errors if "Content Security Policy" in text]
+    context.close()

@@ -260,3 +260,32 @@ def test_the_chat_page_shows_the_text_as_it_grows_and_stop_keeps_it(platform, br
     assert (ECHO + words(95)).startswith(kept.strip())
     assert page.locator(".message-streaming").count() == 0
     assert errors == []
+
+
+@pytest.mark.browser
+def test_a_streaming_answer_is_rendered_as_markdown_as_it_grows(platform, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, platform.base_url, "alice")
+    page.wait_for_selector("#new-session-btn:not([disabled])")
+    page.click("#new-session-btn")
+    page.wait_for_selector("#composer-input:not([disabled])")
+    page.fill("#composer-input", f"intro\n\n```\n{words(60)}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+    page.click("#composer-send")
+    # Before its closing fence arrives the code is already a code block (with its Copy button), not raw backticks.
+    page.wait_for_selector(".message-streaming .message-body pre code", timeout=10000)
+    streaming_code = """() => {
+      const body = document.querySelector('.message-streaming .message-body');
+      return body ? [body.querySelector('pre code')?.textContent ?? '', body.innerText] : null;
+    }"""
+    code, text = page.evaluate(streaming_code)
+    assert "```" not in text and page.locator(".message-streaming .code-copy").count() == 1
+    wait_until(
+        lambda: (now := page.evaluate(streaming_code)) and len(now[0]) > len(code), 10, what="the code block to grow"
+    )
+    # The stored answer replaces the streamed one, rendered the same way.
+    page.wait_for_selector(".message-assistant:not(.message-streaming) .message-body table", timeout=15000)
+    assert page.locator(".message-assistant pre code").text_content() == words(60) + "\n"
+    assert page.locator(".message-streaming").count() == 0
+    assert errors == []
