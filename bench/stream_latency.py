@@ -88,7 +88,7 @@ class FloorStreams:
         if self.run is not None and self.answered == self.run.total:
             self.done.set()
 
-    def measure(self, n: int, concurrency: int) -> Run:
+    def measure(self, n: int, concurrency: int, words: str = "") -> Run:
         self.run, self.answered = Run(f"floor: first chunk, {concurrency} in flight", total=n), 0
         self.window = threading.Semaphore(concurrency)
         self.done.clear()
@@ -98,7 +98,7 @@ class FloorStreams:
             request_id = uuid.uuid4().hex
             payload = {
                 "sessionId": f"floor{request_id[:8]}",
-                "message": f"floor {request_id[:12]}",
+                "message": f"floor {request_id[:12]} {words}".strip(),
                 "requestId": request_id,
                 "clientId": self.client_id,
                 "replyTopic": f"{BASE}/floor/{self.client_id}/{request_id}",
@@ -154,17 +154,18 @@ async def ws_stream_turn(ws, text: str, timeout: float) -> tuple[str, float | No
         return "client timeout", first, 0
 
 
-async def ws_ttft(targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+async def ws_ttft(targets: list[Target], n: int, concurrency: int, timeout: float, words: str = "") -> Run:
     run = Run(f"WebSocket: first delta, concurrency {concurrency}", total=n)
     counter = iter(range(n))
     sockets = await open_sockets(targets, concurrency)
 
     async def user(ws) -> None:
         for _ in counter:
-            outcome, first, _ = await ws_stream_turn(ws, f"ws {uuid.uuid4().hex[:12]}", timeout)
+            outcome, first, _ = await ws_stream_turn(ws, f"ws {uuid.uuid4().hex[:12]} {words}".strip(), timeout)
             if outcome == "ok" and first is not None:
                 run.latencies_ms.append(first * 1000)
-            run.count(outcome if first is not None else "no delta")
+            else:  # answered before any preview got out (the final reply replaces it anyway), or failed
+                run.count(outcome if outcome != "ok" else "answered before a delta")
 
     started = time.perf_counter()
     await asyncio.gather(*(user(ws) for ws in sockets))
@@ -173,7 +174,7 @@ async def ws_ttft(targets: list[Target], n: int, concurrency: int, timeout: floa
     return run
 
 
-async def sse_ttft(targets: list[Target], n: int, concurrency: int, timeout: float) -> Run:
+async def sse_ttft(targets: list[Target], n: int, concurrency: int, timeout: float, words: str = "") -> Run:
     run = Run(f"SSE: first delta, concurrency {concurrency}", total=n)
     counter = iter(range(n))
     async with aiohttp.ClientSession(
@@ -185,7 +186,7 @@ async def sse_ttft(targets: list[Target], n: int, concurrency: int, timeout: flo
         async def user(target: Target) -> None:
             headers = {**target.headers, "Accept": "text/event-stream"}
             for _ in counter:
-                marker = f"sse {uuid.uuid4().hex[:12]}"
+                marker = f"sse {uuid.uuid4().hex[:12]} {words}".strip()
                 body = json.dumps({"session_id": target.session_id, "content": marker})
                 started, first, outcome = time.perf_counter(), None, "no reply"
                 try:
@@ -203,7 +204,8 @@ async def sse_ttft(targets: list[Target], n: int, concurrency: int, timeout: flo
                     outcome = type(exc).__name__
                 if outcome == "ok" and first is not None:
                     run.latencies_ms.append(first * 1000)
-                run.count(outcome if first is not None or outcome != "ok" else "no delta")
+                else:
+                    run.count(outcome if outcome != "ok" else "answered before a delta")
 
         started = time.perf_counter()
         await asyncio.gather(*(user(targets[k]) for k in range(concurrency)))
@@ -252,6 +254,9 @@ def main():
     parser.add_argument("--requests", type=int, default=200, help="requests per TTFT run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--rate", type=float, default=30.0, help="tokens per second of each streamed answer")
+    parser.add_argument(
+        "--words", type=int, default=30, help="extra words in each TTFT question, so its answer streams that long"
+    )
     parser.add_argument("--soak-streams", type=int, default=1000)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--skip-ttft", action="store_true")
@@ -279,17 +284,20 @@ def main():
             p.start_web()
         _, targets = make_targets(p, most)
         floor = FloorStreams(p.broker.port)
+        extra = " ".join(f"w{i}" for i in range(args.words))
         if not args.skip_ttft:
             floor.measure(20, 1)  # warm-up
             run_load(ws_ttft(targets, 10, 1, timeout))
             for c in args.concurrency:
                 n = max(args.requests, 2 * c)
-                floor_run = floor.measure(n, c)
+                floor_run = floor.measure(n, c, extra)
                 print(floor_run.line(), flush=True)
                 cpu = CpuMeter(platform_pids(p))
-                print(run_load(ws_ttft(targets, n, c, timeout)).line(floor_run.p50), flush=True)
+                print(run_load(ws_ttft(targets, n, c, timeout, extra)).line(floor_run.p50), flush=True)
                 print(cpu.line(n), flush=True)
-                print(run_load(sse_ttft(targets, n, c, timeout)).line(floor_run.p50), flush=True)
+                cpu = CpuMeter(platform_pids(p))
+                print(run_load(sse_ttft(targets, n, c, timeout, extra)).line(floor_run.p50), flush=True)
+                print(cpu.line(n), flush=True)
                 wait_until(lambda: p.pending() == 0, 60, what="pending to drain")
         floor.close()
         if not args.skip_soak:
