@@ -262,6 +262,7 @@ def main():
     parser.add_argument("--skip-ttft", action="store_true")
     parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument("--webs", type=int, default=1, help="daphne processes (clients spread over them)")
+    parser.add_argument("--flush-interval", type=float, default=None, help="CHAT_STREAM_FLUSH_INTERVAL for an A/B")
     args = parser.parse_args()
     timeout = 120
     most = max([*args.concurrency, 0 if args.skip_soak else args.soak_streams])
@@ -278,6 +279,7 @@ def main():
         WS_FRAME_RATE="0",
         CHAT_REPLY_TIMEOUT=str(timeout - 10),
         RESPONDER_STREAM_RATE=str(args.rate),
+        **({"CHAT_STREAM_FLUSH_INTERVAL": str(args.flush_interval)} if args.flush_interval is not None else {}),
     )
     try:
         for _ in range(2, args.webs + 1):
