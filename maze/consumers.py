@@ -177,20 +177,22 @@ class MazeConsumer(OwnedObjectConsumer):
         latency_ms = None
         if self.state_sent_at is not None and not check.notice:
             latency_ms = round((event["received_at"] - self.state_sent_at) * 1000, 1)
-        hint_id = None
+        hint_id = hint_count = None
         if not check.notice and self.may_write:
             # Counted (once, whichever socket of the game records it first) and timed by the server; its effects
             # are accepted later only as these validated actions. Watchers' sockets record nothing.
             def relay(play):
                 if play.status != "playing":
-                    return None
-                return play.hint_relayed(check.applied, latency_ms, check.error is not None, key=event.get("hint_key"))
+                    return None, None
+                key = event.get("hint_key")
+                return play.hint_relayed(check.applied, latency_ms, check.error is not None, key=key), play.hint_count
 
-            hint_id = await self._change_play(relay)
+            hint_id, hint_count = await self._change_play(relay) or (None, None)  # None: the game is finished
         await self.send_json(
             {
                 "type": "hint",
                 "hint_id": hint_id,
+                "hint_count": hint_count,  # the server's count: the page shows this one, so the two always agree
                 "hint": event["hint"],
                 "text": check.text,
                 "suggestion": check.suggestion,
@@ -198,6 +200,8 @@ class MazeConsumer(OwnedObjectConsumer):
                 "error": check.error,
                 "applied": check.applied,
                 "ignored": check.ignored,
+                "declared": check.declared,
+                "aliases": check.aliases,
                 "received_at": event["received_at"],
                 "server_latency_ms": latency_ms,
             }

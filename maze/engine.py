@@ -12,8 +12,9 @@ Generation: a randomised depth-first ("perfect") maze on the odd cells, then abo
 walls opened so there are loops and germs can be dodged. The outer border is always wall, start = (1, 1),
 exit = (width-2, height-2), and the same seed always gives the same maze.
 
-Hints from the LLM service are checked by `validate_hint`: unknown fields are ignored, invalid actions are
-dropped with a reason in plain words, and nothing ever raises.
+Hints from the LLM service are checked by `validate_hint`: actions may go by the earlier platform's names
+(maze/hint_aliases.py), invalid actions are dropped with a reason in plain words, unknown keys are reported as
+ignored, and nothing ever raises.
 
 Score (`score`), an int that is never below 0, is the sum of these parts:
 
@@ -40,6 +41,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import hint_aliases
 
 Cell = tuple[int, int]  # (x, y): x = column, y = row
 Walls = tuple[tuple[bool, ...], ...]
@@ -323,7 +326,9 @@ class HintCheck:
     notice: bool  # the service's {"hint": "Template updated"}: not a real hint, never applied or scored
     error: str | None  # from `error`/`Error`/`err`, or the raw non-JSON text
     applied: dict = field(default_factory=dict)  # validated actions, points as [x, y] lists
-    ignored: list[dict] = field(default_factory=list)  # [{"action": name, "reason": "plain words"}]
+    ignored: list[dict] = field(default_factory=list)  # [{"action": key as written, "reason": "plain words"}]
+    declared: list[str] = field(default_factory=list)  # the hint's keys other than its text, as written
+    aliases: dict[str, str] = field(default_factory=dict)  # key as written -> the action it was taken as
 
 
 class _Invalid(Exception):
@@ -471,6 +476,7 @@ _ORDER = (
     "toggle_autopilot",
 )
 ACTION_NAMES = frozenset(_ORDER)
+ALIASES = hint_aliases.alias_table(ACTION_NAMES)
 
 
 def _text(value: Any) -> str:
@@ -506,13 +512,18 @@ def validate_hint(hint: dict, width: int, height: int, walls=None) -> HintCheck:
     check = HintCheck(text=None, suggestion=None, notice=False, error=_error_of(hint))
     check.text = _optional_text(hint, "hint", check)
     check.suggestion = _optional_text(hint, "suggestion", check)
-    if check.text in NOTICE_TEXTS and not ACTION_NAMES & hint.keys():
+    resolved = hint_aliases.resolve(hint, ACTION_NAMES, ALIASES)
+    if check.text in NOTICE_TEXTS and not resolved.actions:
         check.notice = True
         return check
+    check.declared = [str(key) for key in hint if key not in hint_aliases.NOT_ACTIONS]
+    check.aliases = resolved.aliases
     board = _Board(width, height, walls)
     for name in _ORDER:
-        if name in hint:
-            _apply_one(name, hint[name], board, check)
+        if name in resolved.actions:
+            key, value = resolved.actions[name]
+            _apply_one(name, value, board, check, key)
+    check.ignored.extend(resolved.ignored)
     return check
 
 
@@ -526,7 +537,8 @@ def _optional_text(hint: dict, key: str, check: HintCheck) -> str | None:
     return value[:MAX_TEXT]
 
 
-def _apply_one(name: str, value: Any, board: _Board, check: HintCheck) -> None:
+def _apply_one(name: str, value: Any, board: _Board, check: HintCheck, key: str) -> None:
+    """Validate action `name`, which the hint gave as `key` (an alias, or the name itself)."""
     problems: list[str] = []
     try:
         if name in _LIST_ACTIONS:
@@ -536,7 +548,8 @@ def _apply_one(name: str, value: Any, board: _Board, check: HintCheck) -> None:
     except _Invalid as exc:
         problems.append(str(exc))
         result = None
-    check.ignored.extend({"action": name, "reason": reason} for reason in problems)
+    prefix = "" if key == name else f"as {name}: "
+    check.ignored.extend({"action": key, "reason": prefix + reason} for reason in problems)
     if result is None:
         return
     check.applied[name] = result

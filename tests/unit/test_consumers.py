@@ -598,6 +598,7 @@ def test_a_hint_is_relayed_counted_and_its_effects_accepted(game):
         assert frame == {
             "type": "hint",
             "hint_id": 1,
+            "hint_count": 1,
             "hint": hint,
             "text": "Break through here.",
             "suggestion": None,
@@ -605,6 +606,8 @@ def test_a_hint_is_relayed_counted_and_its_effects_accepted(game):
             "error": None,
             "applied": {"break_wall": wall},
             "ignored": [],
+            "declared": ["break_wall"],
+            "aliases": {},
             "received_at": received_at,
             "server_latency_ms": None,  # no state was sent from this socket
         }
@@ -616,11 +619,18 @@ def test_a_hint_is_relayed_counted_and_its_effects_accepted(game):
         assert (await receive(communicator))["code"] == "invalid_play"  # no such hint reached the game
         await communicator.send_json_to({"type": "hint_effects", "hint_id": 1, "effects": {"break": [wall]}})
         await settled(communicator)
+        # The earlier platform's names work; what the game cannot use is reported, and the count is the server's.
+        legacy = {"hint": "Freeze them.", "freeze": 1000, "dance": True}
+        await group_send(group, {"type": contract.MAZE_HINT, "hint": legacy, "received_at": 2.0})
+        frame = await receive(communicator)
+        assert frame["applied"] == {"freeze_germs_ms": 1000} and frame["aliases"] == {"freeze": "freeze_germs_ms"}
+        assert frame["ignored"] == [{"action": "dance", "reason": "unknown action 'dance'"}]
+        assert frame["declared"] == ["freeze", "dance"] and frame["hint_id"] == frame["hint_count"] == 2
         await communicator.disconnect()
 
     async_to_sync(scenario)()
     play = stored_play(game)
-    assert len(play["hints"]) == 1 and play["hints"][0]["used"] is True
+    assert len(play["hints"]) == 2 and play["hints"][0]["used"] is True
     assert play["breaks_left"] == 2 and wall in play["floor"]
 
 

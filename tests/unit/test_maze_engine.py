@@ -365,7 +365,7 @@ def test_a_path_whose_first_step_is_far_from_the_player_is_still_fine():
     assert check({"hint": "h", "path": [[5, 5], [5, 4]]}, walls=WALLS).applied == {"path": [[5, 5], [5, 4]]}
 
 
-def test_every_action_together_and_unknown_fields_ignored():
+def test_every_action_together_and_unknown_fields_reported():
     hint = {
         "hint": "All",
         "suggestion": "Try east",
@@ -388,7 +388,8 @@ def test_every_action_together_and_unknown_fields_ignored():
         "toggle_autopilot": False,
     }
     result = check(hint, walls=WALLS)
-    assert result.ignored == []
+    # sessionId is echoed by services, not an action; "mood" is unknown and says so.
+    assert result.ignored == [{"action": "mood", "reason": "unknown action 'mood'"}]
     assert set(result.applied) == engine.ACTION_NAMES
     assert result.suggestion == "Try east"
 

@@ -6,6 +6,7 @@ import { DIRECTIONS, MazeGame } from "./maze-game.js";
 import { MazeRenderer } from "./maze-render.js";
 import { MazeSocket } from "./maze-socket.js";
 import * as panel from "./maze-panel.js";
+import { addToHistory, clearHistory } from "./maze-history.js";
 
 const TICK_MS = 100; // game clock: oxygen, germs, effects, autopilot
 const AUTO_STEP_MS = 250; // the autopilot takes one step (two while boosted) this often
@@ -50,7 +51,8 @@ const state = {
   dirty: true,
   lastMoveAt: -Infinity,
   lastAutoAt: 0,
-  hintCount: 0,
+  hintCount: 0, // the server's count of the hints that reached this game (each hint frame carries it)
+  awaitingHint: false, // "Request hint" was pressed and no hint came since: the status says so until one does
   latencySum: 0,
   latencyCount: 0,
   report: null,
@@ -104,11 +106,13 @@ function beginGame(info, maze, { fog }) {
   state.info = info;
   state.game = new MazeGame(maze, { mode: info.mode, fog });
   state.hintCount = 0;
+  state.awaitingHint = false;
   state.latencySum = 0;
   state.latencyCount = 0;
   state.report = null;
   state.lastAutoAt = performance.now();
   panel.clearHint();
+  clearHistory();
   panel.hideResult();
   panel.showTemplate(info.template);
   ui.switchSelect.value = info.template ? String(info.template.id) : "";
@@ -233,21 +237,29 @@ function onHint(frame) {
     panel.flashStatus(frame.text || raw.hint || "Notice from the hint service.");
     return;
   }
+  const requested = state.socket.hintPending; // read before takeLatency() settles the request
   const latency = state.socket.takeLatency();
   const error = frame.error || null;
   if (!error) {
-    state.hintCount += 1;
+    // The server's count when it recorded this hint (a watcher's socket records nothing: count here then).
+    // Every state message, a move's too, is answered by the LLM: those are hints that arrived and count.
+    state.hintCount = Number.isInteger(frame.hint_count) ? frame.hint_count : state.hintCount + 1;
     if (latency !== null) {
       state.latencySum += latency;
       state.latencyCount += 1;
     }
   }
+  panel.showCounters(state.game, performance.now(), state.hintCount); // at once, with the status below
   const average = state.latencyCount ? state.latencySum / state.latencyCount : null;
   panel.showLatency(latency, average, state.latencyCount);
   const text = frame.text ?? (typeof raw.raw === "string" ? raw.raw : null);
   panel.showHint({ text, suggestion: frame.suggestion, error });
   if (error) panel.setStatus("The language model reported an error. Try another hint in a moment.", "error");
-  else if (byId("maze-status").dataset.state === "error") panel.setStatus("Hint received.", "ok");
+  else if (state.awaitingHint || byId("maze-status").dataset.state === "error") {
+    const shown = text ? (text.length > 160 ? `${text.slice(0, 159)}…` : text) : "(no text)";
+    panel.setStatus(`Hint arrived${latency === null ? "" : ` after ${panel.formatMs(latency)}`}: ${shown}`, "ok");
+  }
+  state.awaitingHint = false;
 
   const results = state.game.applyActions(frame.applied || {}, performance.now());
   const effects = state.game.lastEffects;
@@ -259,6 +271,18 @@ function onHint(frame) {
     if (entry && typeof entry.action === "string") results.push({ action: entry.action, ok: false, text: entry.reason || "" });
   }
   panel.showActions(results);
+  addToHistory({
+    number: Number.isInteger(frame.hint_id) ? frame.hint_id : null,
+    at: new Date(),
+    latency,
+    requested,
+    text,
+    error,
+    declared: Array.isArray(frame.declared) ? frame.declared.map(String) : [],
+    aliases: frame.aliases && typeof frame.aliases === "object" ? frame.aliases : {},
+    results,
+    raw: frame.hint,
+  });
   if (results.some((r) => r.ok && r.action !== "path")) state.socket.stateChanged(); // the board changed
   state.dirty = true;
   scheduleDraw();
@@ -268,6 +292,7 @@ function onHint(frame) {
 function requestHint() {
   if (!state.socket || !state.game?.playing) return;
   const sent = state.socket.requestHint();
+  state.awaitingHint = true;
   panel.setStatus(sent ? "Hint requested…" : "Not connected: the hint will be requested when the connection is back.",
     sent ? "ok" : "reconnecting");
   ui.requestHint.disabled = true;
