@@ -4,19 +4,23 @@ and personal API tokens: a page to manage them and a JSON API."""
 import hashlib
 
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.views.decorators.http import require_http_methods
 
 from portal import ratelimit
 from portal.api import json_api
 from portal.http import json_error, parse_json_object, str_field
 
-from . import tokens
-from .forms import SignupForm
+from . import announcements, tokens
+from .deletion import delete_account
+from .forms import DeleteAccountForm, SignupForm
 
 
 def signup(request):
@@ -61,6 +65,21 @@ def account_page(request):
 def token_revoke_page(request, token_id: int):
     tokens.token_revoke(user=request.user, token_id=token_id)
     return redirect("account")
+
+
+# -- deleting one's own account -------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete_page(request):
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None, request=request)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        # Logged out first: the logout closes this session's sockets and needs the user as she still is.
+        logout(request)
+        delete_account(user=user)
+        messages.success(request, "Your account and all its data have been deleted.")
+        return redirect("login")
+    return render(request, "accounts/delete.html", {"form": form}, status=400 if form.errors else 200)
 
 
 # -- API tokens: JSON ----------------------------------------------------------------------------------------
@@ -123,3 +142,23 @@ class ThrottledPasswordResetView(PasswordResetView):
             response["Retry-After"] = str(max(waits))
             return response
         return super().form_valid(form)
+
+
+# -- announcements: the banner's JSON, polled by every page --------------------------------------------------
+def api_announcements(request):
+    """Public (the login page shows them too) and the same for everyone, so it never reads the session: a proxy
+    or the browser may keep it, revalidating by ETag (304 while nothing changed). `poll_after` sets the pages'
+    cadence from the server, so organisers can slow them down without a new script."""
+    if request.method not in ("GET", "HEAD"):
+        refusal = json_error(f"Method {request.method} is not allowed here.", 405)
+        refusal["Allow"] = "GET, HEAD"
+        return refusal
+    response = JsonResponse(
+        {
+            "announcements": announcements.active_announcements_json(),
+            "poll_after": settings.ANNOUNCEMENT_POLL_INTERVAL,
+        }
+    )
+    response["Cache-Control"] = "no-cache"
+    response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest()[:32])
+    return get_conditional_response(request, etag=response["ETag"], response=response)

@@ -149,6 +149,9 @@ vars().update(EMAIL_CONFIG)
 PASSWORD_RESET_LIMIT_PER_ADDRESS = env.str("PASSWORD_RESET_LIMIT_PER_ADDRESS", default="3/3600")
 PASSWORD_RESET_LIMIT_PER_CLIENT = env.str("PASSWORD_RESET_LIMIT_PER_CLIENT", default="10/3600")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Prompt Portal <noreply@localhost>")
+# Seconds between two polls of /api/announcements by every open page (the server tells the pages, so it applies
+# without a reload); each poll is one small query, or a 304.
+ANNOUNCEMENT_POLL_INTERVAL = env.float("ANNOUNCEMENT_POLL_INTERVAL", default=30.0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/chat/"

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from accounts.urls import api_urlpatterns as tokens_api
 from accounts.urls import page_urlpatterns as account_pages
-from accounts.views import home
+from accounts.views import api_announcements, home
 from chatbot.urls import api_urlpatterns as chat_api
 from chatbot.urls import page_urlpatterns as chat_pages
 from health.urls import urlpatterns as health_urls
@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(account_pages)),
     path("api/tokens/", include(tokens_api)),
+    path("api/announcements", api_announcements, name="api-announcements"),
     path("chat/", include(chat_pages)),
     path("templates/", include(templates_pages)),
     path("api/templates/", include(templates_api)),
@@ -29,3 +30,9 @@ urlpatterns = [
     path("", include(maze_pages)),
     path("", include(health_urls)),
 ]
+
+# Styled pages for people, JSON for the API (portal/error_pages.py); with DEBUG on, Django shows its debug page for
+# a 404 or a 500 instead.
+handler403 = "portal.error_pages.permission_denied"
+handler404 = "portal.error_pages.not_found"
+handler500 = "portal.error_pages.server_error"
