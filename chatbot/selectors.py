@@ -22,3 +22,8 @@ def session_for_user(*, user, session_id: int) -> ChatSession:
 def messages_for_session(*, session: ChatSession, limit: int = 500):
     recent = ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:limit]
     return list(reversed(recent))
+
+
+def all_messages_for_session(*, session: ChatSession):
+    """The whole history, oldest first (an export holds every message, not only the recent ones)."""
+    return ChatMessage.objects.filter(session=session).order_by("created_at", "id")

@@ -9,6 +9,7 @@ api_urlpatterns = [
     path("sessions/<int:session_id>", views.session_detail, name="chat-session"),
     path("sessions/<int:session_id>/reset", views.session_reset, name="chat-session-reset"),
     path("sessions/<int:session_id>/messages", views.session_messages, name="chat-session-messages"),
+    path("sessions/<int:session_id>/export", views.session_export, name="chat-session-export"),
 ]
 
 page_urlpatterns = [

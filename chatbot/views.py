@@ -15,7 +15,7 @@ from prompts.services import template_for_user
 from . import notify, selectors, services, sse, validation
 from .chat_flow import chat_turn
 from .presets import PRESETS
-from .serializers import message_json, session_json
+from .serializers import export_filename, message_json, session_export_json, session_json
 
 
 @login_required
@@ -82,6 +82,17 @@ def session_reset(request, session_id: int):
 def session_messages(request, session_id: int):
     session = selectors.session_for_user(user=request.user, session_id=session_id)
     return JsonResponse({"messages": [message_json(m) for m in selectors.messages_for_session(session=session)]})
+
+
+@json_api("GET")
+def session_export(request, session_id: int):
+    """The session's settings and whole history as a JSON file to download (read access, as for its messages)."""
+    session = selectors.session_for_user(user=request.user, session_id=session_id)
+    body = session_export_json(session, selectors.all_messages_for_session(session=session))
+    response = JsonResponse(body, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(session)}"'
+    response["Cache-Control"] = "private, no-store"  # someone's conversation: no shared cache keeps a copy
+    return response
 
 
 def _message_post_and_session(request, user):

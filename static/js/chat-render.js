@@ -139,3 +139,9 @@ export function sessionItem(session, current) {
   li.append(button);
   return li;
 }
+
+/** One of the user's prompt templates as an <option> (its version too: a template's content changes over time). */
+export function templateOption(template) {
+  const inactive = template.is_active === false ? ", inactive" : "";
+  return new Option(`${template.title} (v${template.version}${inactive})`, String(template.id));
+}

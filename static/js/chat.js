@@ -2,10 +2,13 @@
 // WebSocket per open session, sends messages, and shows waiting indicators, replies and errors in #messages.
 import { apiFetch, errorText } from "./api.js";
 import { ChatSocket, chatSocketUrl } from "./chat-socket.js";
+import { conversationMarkdown } from "./chat-markdown.js";
 import {
   emptyState, errorElement, messageElement, queuedElement, sessionItem, sessionTitle, streamingElement,
-  waitingElement,
+  templateOption, waitingElement,
 } from "./chat-render.js";
+import { createSettingsPanel } from "./chat-settings.js";
+import { copyText } from "./clipboard.js";
 import { renderMarkdownSoon } from "./markdown.js";
 
 const WAIT_GUARD_MS = 90000; // the server gives up after ~45 s; this only catches events lost on the way
@@ -33,6 +36,11 @@ const ui = {
   preset: byId("new-session-preset"),
   presetDescription: byId("new-session-description"),
   newBtn: byId("new-session-btn"),
+  template: byId("new-session-template"),
+  templateBtn: byId("new-template-session-btn"),
+  templateEmpty: byId("new-session-template-empty"),
+  copy: byId("copy-markdown-btn"),
+  exportLink: byId("export-json-link"),
   title: byId("conversation-title"),
   reset: byId("reset-session-btn"),
   del: byId("delete-session-btn"),
@@ -48,9 +56,18 @@ const ui = {
 const API = (app.dataset.apiBase || "/api/chatbot").replace(/\/+$/, "");
 const WS_PATH = app.dataset.wsPath || "/ws/chat/";
 
+const settings = createSettingsPanel({
+  api: API,
+  onSaved(updated) {
+    replaceSession(updated);
+    renderSessions();
+  },
+});
+
 const state = {
   presets: [],
   presetsLoaded: false,
+  templates: [], // the user's prompt templates, to start a chat from or switch an open one to
   sessions: [], // newest first, as the API lists them
   sessionsLoaded: false,
   currentId: null,
@@ -108,6 +125,11 @@ function updateControls() {
   ui.del.disabled = !hasSession || state.busy;
   ui.newBtn.disabled = !state.presetsLoaded || state.busy;
   ui.newBtn.setAttribute("aria-busy", String(state.busy));
+  ui.templateBtn.disabled = !state.templates.length || state.busy;
+  ui.copy.disabled = !hasSession;
+  // A plain link: the browser downloads the file itself (Content-Disposition), no script holds the data.
+  if (hasSession) ui.exportLink.href = `${API}/sessions/${state.currentId}/export`;
+  else ui.exportLink.removeAttribute("href");
 }
 
 function refresh() {
@@ -453,6 +475,7 @@ async function openSession(id) {
   rememberSession(id);
   markCurrent();
   renderHeader();
+  settings.show(currentSession());
   resetConversation(emptyState("Loading messages…"));
   refresh();
   let data;
@@ -477,6 +500,7 @@ function showNoSession() {
   rememberSession(null);
   markCurrent();
   renderHeader();
+  settings.show(null);
   resetConversation(emptyState("No chat open. Choose a preset and press “New chat” to start one."));
   if (!state.sessions.length) setDrawer(true);
   refresh();
@@ -569,6 +593,47 @@ async function loadPresets() {
   updateControls();
 }
 
+// ---- prompt templates -----------------------------------------------------------------------------------
+async function loadTemplates() {
+  try {
+    const data = await apiFetch("/api/templates/");
+    state.templates = Array.isArray(data.templates) ? data.templates : [];
+  } catch {
+    state.templates = []; // chats still start from presets
+  }
+  const options = state.templates.map(templateOption);
+  if (!options.length) options.push(new Option("No templates yet", ""));
+  ui.template.replaceChildren(...options);
+  ui.template.disabled = !state.templates.length;
+  ui.templateEmpty.hidden = state.templates.length > 0;
+  settings.setTemplates(state.templates);
+  updateControls();
+}
+
+// ---- copy as Markdown -----------------------------------------------------------------------------------
+const COPIED_MS = 1500;
+let copyLabelTimer = 0;
+
+async function copyConversation() {
+  const session = currentSession();
+  if (!session) return;
+  // The export, not the screen: the whole history with its settings, also what scrolled out of the page.
+  const markdown = apiFetch(`${API}/sessions/${session.id}/export`).then(conversationMarkdown);
+  let label = "Copied";
+  try {
+    if (!(await copyText(markdown))) {
+      label = "Copy";
+      setNotice("This browser would not let the page copy. Use Export to download the chat instead.");
+    }
+  } catch (err) {
+    label = "Copy";
+    setNotice(errorText(err));
+  }
+  ui.copy.textContent = label;
+  clearTimeout(copyLabelTimer);
+  copyLabelTimer = setTimeout(() => { ui.copy.textContent = "Copy"; }, COPIED_MS);
+}
+
 // ---- composer, drawer, dialog ---------------------------------------------------------------------------
 function autosize() {
   ui.input.style.height = "auto";
@@ -629,6 +694,11 @@ function bindEvents() {
   });
   ui.newBtn.addEventListener("click", () => createSession());
   ui.preset.addEventListener("change", describePreset);
+  ui.templateBtn.addEventListener("click", () => {
+    const templateId = Number(ui.template.value);
+    if (templateId > 0) createSession(templateId);
+  });
+  ui.copy.addEventListener("click", copyConversation);
   ui.reset.addEventListener("click", resetSession);
   ui.del.addEventListener("click", deleteSession);
   ui.drawerToggle.addEventListener("click", () => setDrawer(!ui.panel.classList.contains("is-open")));
@@ -657,6 +727,7 @@ async function init() {
   bindEvents();
   refresh();
   loadPresets();
+  loadTemplates();
   try {
     await loadSessions();
   } catch (err) {
