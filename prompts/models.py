@@ -23,3 +23,23 @@ class PromptTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} v{self.version}"
+
+
+class TemplateVersion(models.Model):
+    """One saved content of a template: written whenever the content changes (a title-only edit makes none), so any
+    score can be traced to the exact text its game was played with (MazeGame.template_version)."""
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    content = models.TextField(max_length=20000)
+    # Set when this version was made by restoring an older one, so the history says where the text came from.
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["template", "version"], name="unique_template_version")]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} v{self.version}"

@@ -1,14 +1,16 @@
 """Prompt template pages (server-rendered forms) and the JSON API under /api/templates/."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from portal.api import json_api
 from portal.http import parse_json_object
 from portal.ownership import check_may_write
 
-from . import services, validation
+from . import reference, services, validation
 from .forms import PromptTemplateForm
 
 
@@ -30,14 +32,25 @@ def template_new(request):
     if request.method == "POST" and form.is_valid():
         template = services.template_create(owner=request.user, **form.cleaned_data)
         return redirect("prompt-template", template_id=template.id)
-    return render(request, "prompts/form.html", {"form": form, "template": None}, status=400 if form.errors else 200)
+    return _form_page(request, form, None)
+
+
+def _form_page(request, form, template):
+    context = {"form": form, "template": template, "reference": reference.form_reference()}
+    return render(request, "prompts/form.html", context, status=400 if form.errors else 200)
 
 
 WRITE_OTHERS = "prompts.write_others_templates"
+MAX_VERSIONS_LISTED = 500
 
 
 def _may_write(user, template) -> None:
     check_may_write(user, template.owner_id, WRITE_OTHERS, "templates")
+
+
+def _can_write(user, template) -> bool:
+    # For showing a Restore button only; every write still goes through _may_write.
+    return template.owner_id == user.pk or user.has_perm(WRITE_OTHERS)
 
 
 @login_required
@@ -56,9 +69,7 @@ def template_edit(request, template_id: int):
     if request.method == "POST" and form.is_valid():
         services.template_update(template=template, **form.cleaned_data)
         return redirect("prompt-template", template_id=template.id)
-    return render(
-        request, "prompts/form.html", {"form": form, "template": template}, status=400 if form.errors else 200
-    )
+    return _form_page(request, form, template)
 
 
 @login_required
@@ -69,6 +80,35 @@ def template_delete(request, template_id: int):
         template.delete()
         return redirect("prompt-templates")
     return render(request, "prompts/confirm_delete.html", {"template": template})
+
+
+@login_required
+def template_history(request, template_id: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    context = {"template": template, "versions": services.template_versions(template)[:MAX_VERSIONS_LISTED]}
+    return render(request, "prompts/history.html", context)
+
+
+@login_required
+def template_version_page(request, template_id: int, version: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    old = services.template_version(template=template, version=version)
+    may_restore = old.version != template.version and _can_write(request.user, template)
+    return render(request, "prompts/version.html", {"template": template, "v": old, "may_restore": may_restore})
+
+
+@login_required
+@require_POST
+def template_version_restore(request, template_id: int, version: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    _may_write(request.user, template)
+    before = template.version
+    template = services.template_restore(template=template, version=version)
+    if template.version == before:
+        messages.info(request, f"Version {version} has the current text: nothing to restore.")
+    else:
+        messages.success(request, f"Version {version} restored as version {template.version}.")
+    return redirect("prompt-template-history", template_id=template.id)
 
 
 # -- JSON API ------------------------------------------------------------------------------------------------
@@ -94,3 +134,31 @@ def api_template(request, template_id: int):
         template.delete()
         return HttpResponse(status=204)
     return JsonResponse(services.template_json(template))
+
+
+@json_api("GET")
+def api_template_versions(request, template_id: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    versions = services.template_versions(template)[:MAX_VERSIONS_LISTED]
+    return JsonResponse(
+        {
+            "template_id": template.id,
+            "version": template.version,
+            "versions": [services.version_json(v) for v in versions],
+        }
+    )
+
+
+@json_api("GET")
+def api_template_version(request, template_id: int, version: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    return JsonResponse(
+        services.version_json(services.template_version(template=template, version=version), with_content=True)
+    )
+
+
+@json_api("POST")
+def api_template_version_restore(request, template_id: int, version: int):
+    template = services.template_for_user(user=request.user, template_id=template_id)
+    _may_write(request.user, template)
+    return JsonResponse(services.template_json(services.template_restore(template=template, version=version)))

@@ -76,6 +76,7 @@ def cases(o: Objects):
         "chat session delete": ("DELETE", f"/api/chatbot/sessions/{s}", None, {204}),
         "chat session reset": ("POST", f"/api/chatbot/sessions/{s}/reset", None, {200}),
         "chat messages list": ("GET", f"/api/chatbot/sessions/{s}/messages", None, {200}),
+        "chat export": ("GET", f"/api/chatbot/sessions/{s}/export", None, {200}),
         # No worker runs in unit tests: reaching the session ends in 503 (not 404).
         "chat message send": ("POST", "/api/chatbot/messages", {"session_id": s, "content": "hi"}, {503}),
         "chat session from template": ("POST", "/api/chatbot/sessions", {"template_id": t}, {201}),
@@ -91,6 +92,12 @@ def cases(o: Objects):
         "template page": ("GET", f"/templates/{t}/", None, {200}),
         "template edit page": ("GET", f"/templates/{t}/edit/", None, {200}),
         "template delete page": ("POST", f"/templates/{t}/delete/", None, {302}),
+        "template versions": ("GET", f"/api/templates/{t}/versions", None, {200}),
+        "template version": ("GET", f"/api/templates/{t}/versions/1", None, {200}),
+        "template restore": ("POST", f"/api/templates/{t}/versions/1/restore", None, {200}),
+        "template history page": ("GET", f"/templates/{t}/history/", None, {200}),
+        "template version page": ("GET", f"/templates/{t}/history/1/", None, {200}),
+        "template restore page": ("POST", f"/templates/{t}/history/1/restore/", None, {302}),
     }
 
 
@@ -108,6 +115,8 @@ WRITES = {
     "game finish",
     "template edit page",
     "template delete page",
+    "template restore",
+    "template restore page",
 }
 
 
