@@ -73,11 +73,17 @@ def game_set_template(*, game: MazeGame, template: PromptTemplate | None) -> Maz
 
 
 def template_for_llm(game: MazeGame) -> dict | None:
-    """The game's template as PROTOCOL.md embeds it in state messages."""
+    """The game's template as PROTOCOL.md embeds it in state messages: the version the game started with (or
+    switched to), not whatever the template holds now, so its hints and its score name one and the same prompt."""
     t = game.template
     if t is None:
         return None
-    return {"title": t.title, "content": t.content, "version": t.version, "user_id": game.owner_id}
+    title, content, version = t.title, t.content, t.version
+    if game.template_version is not None and game.template_version != t.version:
+        used = t.versions.filter(version=game.template_version).first()
+        if used is not None:
+            title, content, version = used.title, used.content, used.version
+    return {"title": title, "content": content, "version": version, "user_id": game.owner_id}
 
 
 def game_json(game: MazeGame) -> dict:
@@ -89,7 +95,8 @@ def game_json(game: MazeGame) -> dict:
         "germ_count": game.germ_count,
         "mode": game.mode,
         "status": game.status,
-        "template": template_summary(game.template),
+        # The version this game plays with (the template may have been edited since).
+        "template": template_summary(game.template) | {"version": game.template_version} if game.template else None,
         "started_at": game.started_at.isoformat(),
     }
 
@@ -185,7 +192,7 @@ def leaderboard(*, template_id: int | None, page: int) -> dict:
             )
         )
         .filter(rank_in_pair=1)
-        .select_related("user", "template")
+        .select_related("user", "template", "game")
         .order_by("-points", "created_at", "id")
     )
     total = best.count()
@@ -199,7 +206,11 @@ def leaderboard(*, template_id: int | None, page: int) -> dict:
                 "rank": start + i + 1,
                 "user": s.user.get_username(),
                 # Only the title is public: a template's content stays its owner's.
-                "template": {"id": s.template_id, "title": s.template.title} if s.template else None,
+                "template": (
+                    {"id": s.template_id, "title": s.template.title, "version": s.game.template_version}
+                    if s.template
+                    else None
+                ),
                 "points": s.points,
                 "won": s.won,
                 "duration_ms": s.duration_ms,

@@ -142,6 +142,41 @@ def test_a_game_names_the_version_it_was_played_with_and_the_history_keeps_its_t
     assert services.template_version(template=template, version=game.template_version).content == "Lead on."
 
 
+def test_a_game_plays_and_shows_the_version_it_started_with_after_an_edit(alice, template):
+    game, _ = maze_services.game_create(owner=alice, width=11, height=9, germs=1, mode="manual", template=template)
+    services.template_update(template=template, content="Changed after the game started.")
+    game.refresh_from_db()
+    sent = maze_services.template_for_llm(game)
+    assert (sent["content"], sent["version"]) == ("Lead on.", 1)  # the model keeps getting the prompt it started with
+    assert maze_services.game_json(game)["template"]["version"] == 1
+    template.refresh_from_db()
+    maze_services.game_set_template(game=game, template=template)  # switching to it takes the current version
+    assert maze_services.template_for_llm(game)["content"] == "Changed after the game started."
+
+
+def test_the_leaderboard_names_the_version_a_score_was_played_with(alice, template):
+    from maze.models import Score
+
+    game, _ = maze_services.game_create(owner=alice, width=11, height=9, germs=1, mode="lam", template=template)
+    metrics = dict.fromkeys(("duration_ms", "steps", "shortest_path", "backtracks", "collisions"), 1)
+    Score.objects.create(
+        user=alice,
+        template=template,
+        game=game,
+        points=900,
+        won=True,
+        path_efficiency=1.0,
+        oxygen_collected=0,
+        hint_count=0,
+        germ_count=1,
+        mode="lam",
+        **metrics,
+    )
+    services.template_update(template=template, content="Edited after the score.")
+    [row] = maze_services.leaderboard(template_id=None, page=1)["results"]
+    assert row["template"] == {"id": template.id, "title": "Guide", "version": 1}
+
+
 def test_deleting_a_template_deletes_its_history(template):
     template.delete()
     assert TemplateVersion.objects.count() == 0
