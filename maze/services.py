@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import F, Window
+from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
@@ -178,11 +178,16 @@ def score_json(score: Score) -> dict:
     }
 
 
-def leaderboard(*, template_id: int | None, page: int) -> dict:
-    """Best score of each (player, template) pair, highest first; filtered to one template when asked."""
+def leaderboard(*, template_id: int | None, page: int, mode: str | None = None) -> dict:
+    """Best score of each (player, template) pair, highest first; filtered to one template and/or one mode
+    ("lam" or "manual", engine.MODES) when asked. `participants` and `games` count every score the filter keeps,
+    not only the best ones listed."""
     scores = Score.objects.all()
     if template_id is not None:
         scores = scores.filter(template_id=template_id)
+    if mode is not None:
+        scores = scores.filter(mode=mode)
+    totals = scores.aggregate(participants=Count("user_id", distinct=True), games=Count("id"))
     best = (
         scores.annotate(
             rank_in_pair=Window(
@@ -223,6 +228,8 @@ def leaderboard(*, template_id: int | None, page: int) -> dict:
         "page": page,
         "pages": pages,
         "total": total,
+        "participants": totals["participants"],
+        "games": totals["games"],
     }
 
 

@@ -10,7 +10,7 @@ from portal.http import InvalidInput, int_field, parse_json_object, str_field
 from portal.ownership import check_may_write
 from prompts.services import template_for_user, template_summary, templates_for_user
 
-from . import engine, services, validation
+from . import engine, score_formula, services, validation
 from .publishing import announce_template, publish_template
 
 WRITE_OTHERS = "maze.write_others_games"
@@ -24,7 +24,11 @@ def play_page(request):
 
 @login_required
 def leaderboard_page(request):
-    return render(request, "maze/leaderboard.html", {"templates": services.leaderboard_templates()})
+    return render(
+        request,
+        "maze/leaderboard.html",
+        {"templates": services.leaderboard_templates(), "formula": score_formula.formula_parts()},
+    )
 
 
 def _template_or_none(user, template_id):
@@ -96,4 +100,7 @@ def leaderboard(request):
     query = {k: v for k, v in request.GET.items() if v != ""}
     template_id = int_field(query, "template_id", low=1, high=2**63 - 1)
     page = int_field(query, "page", low=1, high=10**6) or 1
-    return JsonResponse(services.leaderboard(template_id=template_id, page=page))
+    mode = query.get("mode")  # absent: every mode, as before the page had tabs
+    if mode is not None and mode not in engine.MODES:
+        raise InvalidInput("'mode' must be 'lam' or 'manual'.", field="mode")
+    return JsonResponse(services.leaderboard(template_id=template_id, page=page, mode=mode))

@@ -180,10 +180,15 @@ def test_any_id_in_a_path_gets_404_not_500(world, route, object_id):
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["session_id", "page", "template_id", "x"]), st.text(max_size=30), max_size=3))
+@given(
+    st.dictionaries(
+        st.sampled_from(["session_id", "page", "template_id", "mode", "x"]), st.text(max_size=30), max_size=3
+    )
+)
 @example({"page": "99999999999999999999999"})
 @example({"session_id": "\x00"})  # PostgreSQL refuses NUL in strings: found by this test on the PostgreSQL run
 @example({"template_id": "-1"})
+@example({"mode": "lam\x00"})
 @example({"page": "\u00b2"})  # a digit to str.isdigit() that int() refuses: found by this test
 def test_any_query_string_gets_a_deliberate_answer(world, query):
     client, _ = world

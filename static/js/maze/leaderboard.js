@@ -1,5 +1,6 @@
-// leaderboard.js — the leaderboard page (/leaderboard/): loads GET /api/leaderboard/?template_id=&page= into
-// #leaderboard-table, with a template filter and previous/next pages; the choice is kept in the page's URL.
+// leaderboard.js — the leaderboard page (/leaderboard/): loads GET /api/leaderboard/?mode=&template_id=&page= into
+// #leaderboard-table, with one tab per game mode (LAM, Manual), a template filter, the totals and previous/next
+// pages; the choice is kept in the page's URL.
 import { apiFetch, errorText } from "../api.js";
 
 const byId = (id) => document.getElementById(id);
@@ -8,9 +9,12 @@ const API = app.dataset.apiUrl || "/api/leaderboard/";
 const ui = {
   filter: byId("leaderboard-filter"), body: byId("leaderboard-body"), status: byId("leaderboard-status"),
   prev: byId("leaderboard-prev"), next: byId("leaderboard-next"), page: byId("leaderboard-page"),
+  participants: byId("leaderboard-participants"), games: byId("leaderboard-games"),
+  panel: byId("leaderboard-panel"), tabs: [...document.querySelectorAll("#leaderboard-app [role=tab]")],
 };
+const MODES = ui.tabs.map((tab) => tab.dataset.mode);
 const COLUMNS = 9;
-const state = { page: 1, pages: 1, templateId: "", loading: null };
+const state = { page: 1, pages: 1, templateId: "", mode: MODES[0], loading: null };
 
 function cell(text, className) {
   const td = document.createElement("td");
@@ -67,11 +71,37 @@ function messageRow(text) {
 
 function remember() {
   const url = new URL(window.location.href);
+  if (state.mode !== MODES[0]) url.searchParams.set("mode", state.mode);
+  else url.searchParams.delete("mode");
   if (state.templateId) url.searchParams.set("template_id", state.templateId);
   else url.searchParams.delete("template_id");
   if (state.page > 1) url.searchParams.set("page", String(state.page));
   else url.searchParams.delete("page");
   window.history.replaceState(null, "", url);
+}
+
+function renderCount(element, value, singular, plural) {
+  const n = Number(value) || 0;
+  const strong = document.createElement("strong");
+  strong.textContent = n.toLocaleString();
+  element.replaceChildren(strong, ` ${n === 1 ? singular : plural}`);
+  element.dataset.count = String(n);  // the number alone, for tests and styles
+}
+
+function renderTotals(data) {
+  renderCount(ui.participants, data.participants, "participant", "participants");
+  renderCount(ui.games, data.games, "game", "games");
+}
+
+function selectTab(mode) {
+  for (const tab of ui.tabs) {
+    const selected = tab.dataset.mode === mode;
+    tab.setAttribute("aria-selected", String(selected));
+    // Roving tabindex: Tab reaches the selected tab only, the arrow keys move between tabs.
+    tab.tabIndex = selected ? 0 : -1;
+    if (selected) ui.panel.setAttribute("aria-labelledby", tab.id);
+  }
+  state.mode = mode;
 }
 
 function renderPager(total) {
@@ -89,7 +119,7 @@ async function load(page) {
   ui.prev.disabled = true;
   ui.next.disabled = true;
   ui.status.textContent = "Loading scores…";
-  const query = new URLSearchParams({ template_id: state.templateId, page: String(page) });
+  const query = new URLSearchParams({ mode: state.mode, template_id: state.templateId, page: String(page) });
   let data;
   try {
     data = await apiFetch(`${API}?${query}`, { signal: controller.signal });
@@ -108,8 +138,9 @@ async function load(page) {
   state.page = Number(data.page) || 1;
   state.pages = Math.max(1, Number(data.pages) || 1);
   ui.body.replaceChildren(...(results.length ? results.map(row)
-    : [messageRow(state.templateId ? "No scores with this template yet." : "No scores yet. Play a game to be the first!")]));
+    : [messageRow(state.templateId ? "No scores with this template in this mode yet." : "No scores in this mode yet. Play a game to be the first!")]));
   ui.body.setAttribute("aria-busy", "false");
+  renderTotals(data);
   renderPager(Number(data.total) || 0);
   remember();
 }
@@ -119,10 +150,26 @@ function init() {
   const wanted = params.get("template_id") || "";
   if (wanted && [...ui.filter.options].some((o) => o.value === wanted)) ui.filter.value = wanted;
   state.templateId = ui.filter.value;
+  selectTab(MODES.includes(params.get("mode")) ? params.get("mode") : MODES[0]);
   const page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
   ui.filter.addEventListener("change", () => {
     state.templateId = ui.filter.value;
     load(1);
+  });
+  ui.tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => {
+      if (tab.dataset.mode === state.mode) return;
+      selectTab(tab.dataset.mode);
+      load(1);
+    });
+    tab.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      event.preventDefault();
+      const target = ui.tabs[(index + step + ui.tabs.length) % ui.tabs.length];
+      target.focus();
+      target.click();
+    });
   });
   ui.prev.addEventListener("click", () => { if (state.page > 1) load(state.page - 1); });
   ui.next.addEventListener("click", () => { if (state.page < state.pages) load(state.page + 1); });
