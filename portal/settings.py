@@ -286,6 +286,8 @@ CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="30/60")
 HINT_RATE_LIMIT = env.str("HINT_RATE_LIMIT", default="120/60")
 # Maze: at most one state message per game this often (a hint request is sent at once).
 MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
+# A template try (POST /api/templates/<id>/try) waits this long for the hint before 504.
+MAZE_TRY_TIMEOUT = env.float("MAZE_TRY_TIMEOUT", default=30)
 # Frames one WebSocket may send per second on average, and in one burst (portal/throttle.py); 0 = no limit.
 # Generous for people (a held arrow key repeats about 30 times a second), fatal for a loop flooding frames.
 WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=30)

@@ -21,6 +21,7 @@ api_urlpatterns = [
     path("", views.api_templates, name="api-templates"),
     path("<int:template_id>", views.api_template, name="api-template"),
     path("<int:template_id>/versions", views.api_template_versions, name="api-template-versions"),
+    path("<int:template_id>/try", views.api_template_try, name="api-template-try"),
     path("<int:template_id>/versions/<int:version>", views.api_template_version, name="api-template-version"),
     path(
         "<int:template_id>/versions/<int:version>/restore",

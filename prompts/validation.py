@@ -1,4 +1,4 @@
-from portal.http import InvalidInput, str_field
+from portal.http import InvalidInput, int_field, str_field
 
 from .services import MAX_CONTENT_CHARS
 
@@ -17,3 +17,11 @@ def template_fields(data: dict, *, partial: bool) -> dict:
     if partial and not values:
         raise InvalidInput("Nothing to update: send title, description, content or is_active.")
     return values
+
+
+def try_source(data: dict) -> int | None:
+    """The maze a template try runs on: `{"source": "example"}` -> None, `{"game_id": n}` -> that game's id."""
+    game_id = int_field(data, "game_id", low=1, high=2**63 - 1)
+    if game_id is None and data.get("source", "example") != "example":
+        raise InvalidInput('Send {"source": "example"} or {"game_id": <one of your games>}.', field="source")
+    return game_id

@@ -1,16 +1,19 @@
 """Prompt template pages (server-rendered forms) and the JSON API under /api/templates/."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from maze import trial
+from portal import ratelimit
 from portal.api import json_api
-from portal.http import parse_json_object
+from portal.http import json_error, parse_json_object
 from portal.ownership import check_may_write
 
-from . import reference, services, validation
+from . import reference, services, trying, validation
 from .forms import PromptTemplateForm
 
 
@@ -23,7 +26,9 @@ def template_list(request):
 @login_required
 def template_detail(request, template_id: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
-    return render(request, "prompts/detail.html", {"template": template})
+    # The Try it panel is the owner's only (a try spends LLM time in the owner's name).
+    games = trying.recent_games(user=request.user) if template.owner_id == request.user.pk else None
+    return render(request, "prompts/detail.html", {"template": template, "try_games": games})
 
 
 @login_required
@@ -162,3 +167,32 @@ def api_template_version_restore(request, template_id: int, version: int):
     template = services.template_for_user(user=request.user, template_id=template_id)
     _may_write(request.user, template)
     return JsonResponse(services.template_json(services.template_restore(template=template, version=version)))
+
+
+def _try_setup(request, user, template_id: int):
+    game_id = validation.try_source(parse_json_object(request.body))
+    return trying.setup(user=user, template_id=template_id, game_id=game_id)
+
+
+@json_api("POST", preload=_try_setup)
+async def api_template_try(request, template_id: int, preloaded):
+    """Send one maze state to the LLM with this template and answer with what the game would make of the hint."""
+    setup = preloaded
+    limit = ratelimit.Limit.parse(settings.HINT_RATE_LIMIT)  # a try is a hint request: the same budget
+    if wait := await ratelimit.retry_after(scope="hint", user_id=request.user.pk, limit=limit):
+        return json_error(f"Too many hint requests. Please wait {wait} s.", 429, code="rate_limited", retry_after=wait)
+    state = trial.start_state(maze=setup.maze, session_key=trial.new_try_key(), template=setup.template)
+    outcome = await trial.ask(state=state, timeout=settings.MAZE_TRY_TIMEOUT)
+    if outcome.hint is None:
+        extra = {"retry_after": outcome.retry_after} if outcome.retry_after else {}
+        return json_error(outcome.detail, outcome.status, code=outcome.code, **extra)
+    return JsonResponse(
+        {
+            "session_id": state["sessionId"],
+            "template": setup.template_summary,
+            "source": setup.source,
+            "state": state,
+            "latency_ms": outcome.latency_ms,
+            **trial.report(hint=outcome.hint, maze=setup.maze),
+        }
+    )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,9 +326,15 @@ class ReplyDispatcher:
                 log.warning("reply channel receive failed (%s); retrying", exc)
                 await asyncio.sleep(min(0.2 * failures, 2.0))
                 continue
-            waiter = self.waiters.get(event.get("request_id"))
+            waiter = self.waiters.get(_waiter_key(event))
             if waiter is not None:
                 waiter.put_nowait(event)
+
+
+def _waiter_key(event: dict[str, Any]) -> Any:
+    # Chat events name their request; a maze hint names only its session, which is what a template try (whose
+    # `try-` session nothing else uses, maze/trial.py) waits on.
+    return event.get("request_id") or event.get("session_key")
 
 
 _dispatchers: dict[int, ReplyDispatcher] = {}
@@ -339,6 +346,22 @@ def _dispatcher(layer) -> ReplyDispatcher:
     if dispatcher is None or dispatcher.layer is not layer:
         dispatcher = _dispatchers[key] = ReplyDispatcher(layer)
     return dispatcher
+
+
+@contextlib.asynccontextmanager
+async def group_events(group: str, key: str) -> AsyncIterator[asyncio.Queue]:
+    """While inside: the events of `group` that name `key` (as their request_id or session_key), in a queue that is
+    safe to abandon. Through this process's one reply channel, so nothing is left subscribed per waiter."""
+    dispatcher = _dispatcher(get_channel_layer())
+    await dispatcher.channel()
+    inbox = dispatcher.register(key)
+    joined = None
+    try:
+        await dispatcher.join(group)
+        joined = group
+        yield inbox
+    finally:
+        dispatcher.unregister(key, joined)
 
 
 async def _send_quietly(layer, channel: str, event: dict[str, Any]) -> None:
