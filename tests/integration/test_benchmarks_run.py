@@ -54,6 +54,8 @@ def test_stream_latency_times_the_first_words_and_the_soak_stores_every_answer_o
         "3",
         "--rate",
         "60",
+        "--words",
+        "3",
     )
     assert "floor: first chunk, 2 in flight      ok 10/10 (100.0 %)" in out
     assert "WebSocket: first delta, concurrency 2 ok 10/10 (100.0 %)" in out

@@ -304,7 +304,7 @@ def test_a_score_comes_only_from_play_the_server_saw_and_is_recorded_once(platfo
     assert alice.post(f"/api/maze/games/{game_id}/finish", report).status_code == 409  # once
     board = alice.get(f"/api/leaderboard/?template_id={template['id']}").json()
     assert board["total"] == 1 and board["results"][0]["points"] == score["points"]
-    assert board["results"][0]["template"] == {"id": template["id"], "title": "Scorer"}
+    assert board["results"][0]["template"] == {"id": template["id"], "title": "Scorer", "version": 1}
     assert bob.post("/api/maze/games", {"template_id": template["id"]}).status_code == 404
 
 
