@@ -55,6 +55,32 @@ def _int(value: Any, name: str, low: int, high: int, default: int) -> int:
     return value
 
 
+def start_state_payload(
+    *, maze: engine.Maze, session_key: str, template: dict | None, hint_base: str, tick: int = 0
+) -> dict[str, Any]:
+    """The `maze/state` message of a game that has just started on `maze`, built as the game's socket builds it:
+    from what the browser would send (its grid, 1 = wall) through `state_payload`."""
+    board = engine.maze_json(maze)
+    browser_state = {
+        "walls": board["walls"],
+        "player": board["start"],
+        "exit": board["exit"],
+        "pellets": board["pellets"],
+        "germs": board["germs"],
+        "tick": tick,
+        "health": 100,
+        "oxygen": 100,
+    }
+    return state_payload(
+        session_key=session_key,
+        state=browser_state,
+        width=maze.width,
+        height=maze.height,
+        template=template,
+        hint_base=hint_base,
+    )
+
+
 def state_payload(
     *, session_key: str, state: Any, width: int, height: int, template: dict | None, hint_base: str
 ) -> dict[str, Any]:

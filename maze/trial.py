@@ -43,24 +43,12 @@ def is_try_key(session_key: str) -> bool:
 
 def start_state(*, maze: engine.Maze, session_key: str, template: dict) -> dict[str, Any]:
     """The `maze/state` message of a game that has just started on `maze` and plays with `template`."""
-    board = engine.maze_json(maze)
-    browser_state = {
-        "walls": board["walls"],
-        "player": board["start"],
-        "exit": board["exit"],
-        "pellets": board["pellets"],
-        "germs": board["germs"],
-        "tick": TRY_TICK,
-        "health": 100,
-        "oxygen": 100,
-    }
-    return protocol.state_payload(
+    return protocol.start_state_payload(
+        maze=maze,
         session_key=session_key,
-        state=browser_state,
-        width=maze.width,
-        height=maze.height,
         template=template,
         hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
+        tick=TRY_TICK,
     )
 
 

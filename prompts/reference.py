@@ -95,26 +95,13 @@ def example_maze() -> engine.Maze:
 
 
 def example_state(maze: engine.Maze) -> dict[str, Any]:
-    """The `maze/state` message of a game that has just started on `maze`, built as the game's socket builds it:
-    from what the browser sends (its grid, 1 = wall) through `maze.protocol.state_payload`."""
-    board = engine.maze_json(maze)
-    browser_state = {
-        "walls": board["walls"],
-        "player": board["start"],
-        "exit": board["exit"],
-        "pellets": board["pellets"],
-        "germs": board["germs"],
-        "tick": EXAMPLE_TICK,
-        "health": 100,
-        "oxygen": 100,
-    }
-    return protocol.state_payload(
+    """The `maze/state` message of a game that has just started on `maze`, built as the game's socket builds it."""
+    return protocol.start_state_payload(
+        maze=maze,
         session_key=EXAMPLE_SESSION,
-        state=browser_state,
-        width=maze.width,
-        height=maze.height,
         template=EXAMPLE_PROMPT,
         hint_base=hint_base(settings.MQTT["TOPIC_HINT"]),
+        tick=EXAMPLE_TICK,
     )
 
 
