@@ -78,3 +78,71 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.points}"
+
+
+class Evaluation(models.Model):
+    """A template evaluation: `game_count` seeded games played on the server by the autopilot (maze/autopilot.py)
+    with one template version and the live LLM, run by a worker (maze/evaluation_runner.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="maze_evaluations")
+    template = models.ForeignKey(
+        "prompts.PromptTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluations"
+    )
+    template_version = models.PositiveIntegerField()
+    template_title = models.CharField(max_length=200)
+    # The prompt exactly as the games' state messages embed it: the results name the text they measured, even
+    # after the template is edited or deleted.
+    prompt = models.JSONField()
+    game_count = models.PositiveSmallIntegerField()
+    width = models.PositiveSmallIntegerField()
+    height = models.PositiveSmallIntegerField()
+    germ_count = models.PositiveSmallIntegerField()
+    # Game i plays the maze of seed + i: two evaluations with the same seed play the same mazes (a fair comparison).
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    detail = models.TextField(blank=True)  # why it failed or was cancelled, in plain words
+    cancel_requested = models.BooleanField(default=False)
+    # The game being played: {"game": index, "hints": hints so far}; null between games.
+    progress = models.JSONField(null=True, blank=True)
+    runner = models.CharField(max_length=100, blank=True)  # the worker running it
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims so far: a worker restart resumes it
+    summary = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["owner", "status"])]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} of {self.template_title} v{self.template_version} ({self.status})"
+
+
+class EvaluationGame(models.Model):
+    """One finished game of an evaluation: its outcome as maze/autopilot.py's result() gives it."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="games")
+    index = models.PositiveSmallIntegerField()
+    seed = models.BigIntegerField()
+    won = models.BooleanField()
+    points = models.IntegerField()
+    result = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["evaluation", "index"], name="unique_evaluation_game")]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.evaluation_id} game {self.index}"

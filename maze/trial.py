@@ -29,6 +29,7 @@ from .publishing import publish_state
 log = logging.getLogger("maze.trial")
 
 TRY_PREFIX = "try-"
+EVAL_PREFIX = "eval-"  # a template evaluation's game (maze/evaluation_runner.py): no MazeGame row either
 TRY_TICK = 0  # a try has no browser clock
 
 
@@ -37,8 +38,13 @@ def new_try_key() -> str:
     return TRY_PREFIX + secrets.token_hex(8)
 
 
+def new_eval_key() -> str:
+    return EVAL_PREFIX + secrets.token_hex(8)
+
+
 def is_try_key(session_key: str) -> bool:
-    return session_key.startswith(TRY_PREFIX)
+    """A session that belongs to no game: a try's, or an evaluation game's."""
+    return session_key.startswith((TRY_PREFIX, EVAL_PREFIX))
 
 
 def start_state(*, maze: engine.Maze, session_key: str, template: dict) -> dict[str, Any]:

@@ -262,6 +262,8 @@ WORKER = {
         "store_chat_reply": "chatbot.replies.store_chat_reply",
         "store_hint": "maze.hints.store_hint",
     },
+    # Coroutines the worker runs beside the MQTT link, each `run(stop, *, worker_id)` (stop: an asyncio.Event).
+    "BACKGROUND": ["maze.evaluation_runner.run"],
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------
@@ -288,6 +290,22 @@ HINT_RATE_LIMIT = env.str("HINT_RATE_LIMIT", default="120/60")
 MAZE_STATE_MIN_INTERVAL = env.float("MAZE_STATE_MIN_INTERVAL", default=0.5)
 # A template try (POST /api/templates/<id>/try) waits this long for the hint before 504.
 MAZE_TRY_TIMEOUT = env.float("MAZE_TRY_TIMEOUT", default=30)
+# Template evaluations (maze/evaluation_runner.py): seeded autopilot games a worker plays with the live LLM.
+MAZE_EVALUATION = {
+    "MAX_GAMES": env.int("EVALUATION_MAX_GAMES", default=20),  # games one evaluation may ask for
+    # Evaluations playing at once over all workers; each holds at most one hint request in flight.
+    "MAX_RUNNING": env.int("EVALUATION_MAX_RUNNING", default=2),
+    "MAX_PER_USER": env.int("EVALUATION_MAX_PER_USER", default=2),  # queued or running, per user (then 429)
+    "MAX_HINTS_PER_GAME": env.int("EVALUATION_MAX_HINTS_PER_GAME", default=30),  # then the game counts as lost
+    "HINT_TIMEOUT": env.float("EVALUATION_HINT_TIMEOUT", default=30.0),  # one hint's wait
+    # Seconds at least between two hint requests of one evaluation: the LLM service is shared with the players.
+    "HINT_INTERVAL": env.float("EVALUATION_HINT_INTERVAL", default=0.5),
+    # A running evaluation whose worker has not said it is alive for this long was interrupted: it is resumed
+    # (the unfinished game played again) up to MAX_ATTEMPTS claims, then marked failed.
+    "STALE_AFTER": env.float("EVALUATION_STALE_AFTER", default=30.0),
+    "MAX_ATTEMPTS": env.int("EVALUATION_MAX_ATTEMPTS", default=3),
+    "POLL_INTERVAL": env.float("EVALUATION_POLL_INTERVAL", default=1.0),  # how often a worker looks for work
+}
 # Frames one WebSocket may send per second on average, and in one burst (portal/throttle.py); 0 = no limit.
 # Generous for people (a held arrow key repeats about 30 times a second), fatal for a loop flooding frames.
 WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=30)

@@ -68,9 +68,17 @@ class Command(BaseCommand):
             lease=lease,
             run_sync=db.run,
         )
+        # Feature work that lives beside the link (template evaluations): it stops with the engine.
+        background_stop = asyncio.Event()
+        background = [
+            asyncio.create_task(import_string(path)(background_stop, worker_id=client_id), name=path)
+            for path in worker["BACKGROUND"]
+        ]
         try:
             return await engine.run(stop)
         finally:
+            background_stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
             await asyncio.to_thread(db.close)
 
     async def _claim_id(self, lease: ClientIdLease, fixed: str | None, stop: asyncio.Event) -> str | None:
