@@ -7,7 +7,8 @@ import inspect
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, RawPostDataException
-from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE, CsrfViewMiddleware
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from .db import run_db
@@ -123,13 +124,13 @@ def _not_json():
 
 
 def csrf_failure(request, reason: str = ""):
-    """CSRF_FAILURE_VIEW: API clients get a JSON 403 saying what to send; pages keep Django's HTML page."""
+    """CSRF_FAILURE_VIEW: API clients get a JSON 403 saying what to send; pages the styled templates/403_csrf.html
+    (Django's own view would render that template without the request, so without the page's navigation)."""
     if request.path.startswith("/api/"):
         return json_error(
             "CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken header, "
             "or authenticate with an API token (Authorization: Bearer …) instead of the session.",
             403,
         )
-    from django.views.csrf import csrf_failure as django_csrf_failure
-
-    return django_csrf_failure(request, reason=reason)
+    context = {"reason": reason, "no_cookie": reason == REASON_NO_CSRF_COOKIE}
+    return render(request, "403_csrf.html", context, status=403)

@@ -57,6 +57,9 @@ def test_session_post_with_csrf_token_works(browser):
 def test_page_form_without_csrf_token_is_refused(browser):
     response = browser.post("/accounts/profile/", {"name": "x"})
     assert response.status_code == 403 and not ApiToken.objects.exists()
+    # The site's own styled page, with its navigation, not Django's bare one.
+    page = response.content.decode()
+    assert "This form has expired" in page and 'class="site-nav"' in page and "alice" in page
 
 
 def test_token_is_shown_once_and_stored_only_as_a_digest(browser, alice):
