@@ -178,4 +178,4 @@ async def _ask(state: dict, *, timeout: float) -> trial.Outcome:
         if outcome.code != contract.ERROR_UNAVAILABLE:
             return outcome
         await asyncio.sleep(1.0)  # a reconnect in progress; the worker reconnects within a second
-    raise LlmOffline(f"The LLM service is offline: {outcome.detail} The games finished so far are kept.")
+    raise LlmOffline(f"The hint service stayed unavailable: {outcome.detail} The games finished so far are kept.")

@@ -37,6 +37,7 @@ def evaluations_page(request):
                 "width": engine.DEFAULT_WIDTH,
                 "height": engine.DEFAULT_HEIGHT,
                 "germs": 5,
+                "max_germs": engine.MAX_GERMS,
                 "max_games": settings.MAZE_EVALUATION["MAX_GAMES"],
                 "max_size": validation.EVALUATION_MAX_SIZE,
             },
@@ -88,7 +89,7 @@ async def api_evaluations(request):
     availability = await gateway.worker_availability()
     if not availability.ok:
         return json_error(
-            f"The LLM service is offline, so no evaluation can run now. {availability.detail}",
+            f"{availability.detail} An evaluation needs the LLM service: none can start until it is back.",
             503,
             code=contract.ERROR_UNAVAILABLE,
             retry_after=availability.retry_after or 5,

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.test import Client
 from django.utils import timezone
 
-from maze import engine, evaluation_runner, evaluations, hints, trial
+from maze import engine, evaluation_runner, evaluation_stats, evaluations, hints, trial
 from maze.models import Evaluation, EvaluationGame
 from portal.mqtt import contract, gateway
 from prompts.services import template_create, template_update
@@ -55,7 +55,7 @@ def llm(monkeypatch):
     async def available():
         if box["available"]:
             return gateway.Availability(True, workers=("w1",))
-        return gateway.Availability(False, detail="No LLM service has said it is online.", retry_after=5)
+        return gateway.Availability(False, detail="The language model is offline right now.", retry_after=5)
 
     async def publish(state):
         calls.append(state)
@@ -307,3 +307,74 @@ def test_a_stopping_worker_puts_its_evaluation_back_in_the_queue(alice, template
     evaluation.refresh_from_db()
     assert (evaluation.status, evaluation.runner, evaluation.attempts) == ("queued", "", 1)
     assert evaluations.claim_next(runner="w2")["games"] == [(0, 1), (1, 2)]
+
+
+# -- the pages, in each state -------------------------------------------------------------------------------------
+def _page_result(i, won, ignored=()):
+    return _result(won=won, points=100 * i) | {
+        "avg_hint_latency_ms": 20.0 if won else None,
+        "hints": [
+            {
+                "n": 1,
+                "at_ms": 1500,
+                "latency_ms": None,
+                "text": "<b>go</b>",
+                "error": "No answer in time.",
+                "declared": ["path"],
+                "applied": ["path"],
+                "ignored": [{"action": a, "reason": "bad <x>"} for a in ignored],
+            }
+        ],
+        "actions_ignored": {a: 1 for a in ignored},
+        "trail": [[1, 1]],
+    }
+
+
+def _stored(owner, status, games=(), **fields):
+    template = template_create(owner=owner, title="T<script>", content="c")
+    evaluation = Evaluation.objects.create(
+        owner=owner, template=template, template_version=1, template_title=template.title, prompt={},
+        game_count=3, width=11, height=11, germ_count=0, seed=1, status=status, **fields,
+    )  # fmt: skip
+    for i, result in enumerate(games):
+        EvaluationGame.objects.create(
+            evaluation=evaluation, index=i, seed=1 + i, won=result["won"], points=result["points"], result=result
+        )
+    if games:
+        evaluation.summary = evaluation_stats.summarize(list(games))
+        evaluation.save()
+    return evaluation
+
+
+def test_the_pages_show_each_state_escaped(client, alice):
+    queued = _stored(alice, "queued")
+    page = client.get(f"/maze/evaluations/{queued.id}/").content.decode()
+    assert 'id="evaluation-progress"' in page and "Waiting" in page and "T<script>" not in page
+    running = _stored(alice, "running", games=[_page_result(1, True)], progress={"game": 1, "hints": 3})
+    page = client.get(f"/maze/evaluations/{running.id}/").content.decode()
+    assert "game 2, hint 3" in page and "So far: won 1 of 1" in page and 'id="evaluation-results"' not in page
+    failed = _stored(
+        alice, "failed", games=[_page_result(1, True), _page_result(2, False, ["teleport"])], detail="The LLM left."
+    )
+    page = client.get(f"/maze/evaluations/{failed.id}/").content.decode()
+    assert "This evaluation failed." in page and "The LLM left." in page and 'id="evaluation-results"' in page
+    assert "bad &lt;x&gt;" in page and "&lt;b&gt;go&lt;/b&gt;" in page and "50%" in page
+    cancelled = _stored(alice, "cancelled", detail="Cancelled before it started.")
+    page = client.get(f"/maze/evaluations/{cancelled.id}/").content.decode()
+    assert "was cancelled" in page and 'id="evaluation-results"' not in page
+    cancelled.template.delete()  # the results outlive their template, under the title they were run with
+    assert "has been deleted" in client.get(f"/maze/evaluations/{cancelled.id}/").content.decode()
+    listed = client.get("/maze/evaluations/").content.decode()
+    assert listed.count('class="evaluation-pick"') == 4 and "50%" in listed
+    compared = client.get(f"/maze/evaluations/compare/?a={failed.id}&b={running.id}").content.decode()
+    assert "not played" in compared and ("delta-worse" in compared or "delta-better" in compared)
+    assert client.get("/maze/evaluations/compare/?a=x").status_code == 302  # back to the list to pick two
+
+
+def test_the_list_preselects_a_template_and_the_nav_names_the_page(client, alice, template):
+    listed = client.get(f"/maze/evaluations/?template={template.id}").content.decode()
+    assert f'<option value="{template.id}" selected>' in listed
+    assert 'aria-current="page">Evaluate' in listed and 'href="/maze/" aria-current' not in listed
+    assert client.get("/maze/evaluations/?template=abc").status_code == 200
+    assert 'href="/maze/" aria-current="page"' in client.get("/maze/").content.decode()
+    assert f"/maze/evaluations/?template={template.id}" in client.get(f"/templates/{template.id}/").content.decode()
