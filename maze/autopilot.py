@@ -47,22 +47,10 @@ GAME_OVER = "the game is over"
 
 DIRECTIONS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
 _DIRECTION_NAMES = {delta: name for name, delta in DIRECTIONS.items()}
-# maze-game.js ACTION_ORDER: breaks first, so a path through a wall broken by the same hint is fine.
-ACTION_ORDER = (
-    "break_wall",
-    "break_walls",
-    "path",
-    "speed_boost_ms",
-    "slow_germs_ms",
-    "freeze_germs_ms",
-    "teleport_player",
-    "spawn_oxygen",
-    "move_exit",
-    "highlight_zone",
-    "reveal_map",
-    "toggle_autopilot",
-)
 MODIFIERS = frozenset({"show_path", "highlight_ms", "breaks_remaining"})  # go with their action; no entry of their own
+# The server's order, as maze-game.js applies them: breaks first, so a path through a wall broken by the same hint
+# is fine.
+ACTION_ORDER = tuple(name for name in engine.ACTION_ORDER if name not in MODIFIERS)
 _EFFECT_FIELDS = {"speed_boost_ms": "_boost_until", "slow_germs_ms": "_slow_until", "freeze_germs_ms": "_freeze_until"}
 
 Cell = tuple[int, int]

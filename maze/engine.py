@@ -458,7 +458,7 @@ _LIST_ACTIONS = {
     "highlight_zone": _point_list(_Board.point, MAX_HIGHLIGHT_ZONE),
 }
 # Checked in this order: breaks first, so a path or teleport through a wall broken by the same hint is fine.
-_ORDER = (
+ACTION_ORDER = (
     "break_wall",
     "break_walls",
     "path",
@@ -475,7 +475,7 @@ _ORDER = (
     "breaks_remaining",
     "toggle_autopilot",
 )
-ACTION_NAMES = frozenset(_ORDER)
+ACTION_NAMES = frozenset(ACTION_ORDER)
 ALIASES = hint_aliases.alias_table(ACTION_NAMES)
 
 
@@ -519,7 +519,7 @@ def validate_hint(hint: dict, width: int, height: int, walls=None) -> HintCheck:
     check.declared = [str(key) for key in hint if key not in hint_aliases.NOT_ACTIONS]
     check.aliases = resolved.aliases
     board = _Board(width, height, walls)
-    for name in _ORDER:
+    for name in ACTION_ORDER:
         if name in resolved.actions:
             key, value = resolved.actions[name]
             _apply_one(name, value, board, check, key)

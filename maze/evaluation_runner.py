@@ -70,7 +70,7 @@ async def run(stop: asyncio.Event, *, worker_id: str) -> None:
         for task in playing.values():
             task.cancel()
         await asyncio.gather(*playing.values(), return_exceptions=True)
-        await redis.aclose()
+        # The Redis client is the process's shared one (shared_state.redis_client): not ours to close.
 
 
 async def _claim(redis, worker_id: str) -> dict | None:

@@ -9,6 +9,16 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
+
+
+@pytest.fixture
 def session(django_user_model):
     """A chat session of a user "alice" (the general preset)."""
     from chatbot import services

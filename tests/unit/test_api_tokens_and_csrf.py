@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
-@pytest.fixture
 def browser(alice):
     """A session client that enforces CSRF like a real browser session does."""
     client = Client(enforce_csrf_checks=True)

@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
-@pytest.fixture
 def chat(alice):
     session = services.session_create(
         owner=alice, title="Maze bench: ünïcode", system_prompt="Be terse.", temperature=0.2, top_p=0.5, max_tokens=64

@@ -12,16 +12,6 @@ from chatbot.models import ChatMessage, ChatSession
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
-
-
 def test_session_api_is_scoped_to_the_owner(client, alice, bob):
     session = services.session_create(owner=alice, preset="general")
     client.force_login(bob)

@@ -136,11 +136,6 @@ def fake_turn(monkeypatch):
 
 
 @pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
-
-
-@pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("sam", password="pw-sam-123456", is_staff=True)
 

@@ -24,16 +24,6 @@ SMALL = {"width": 11, "height": 11, "germs": 0}
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
-
-
-@pytest.fixture
 def template(alice):
     return template_create(owner=alice, title="Guide", content="Answer with the path to the exit.")
 

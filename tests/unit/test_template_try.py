@@ -22,16 +22,6 @@ TEMPLATE = {"title": "Guide", "content": "Answer with a path.", "version": 3, "u
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw-bob-123456")
-
-
-@pytest.fixture
 def llm(monkeypatch):
     """A worker and LLM service stand-in: a published state is answered by relaying `answers` to the try's hint
     group, as the worker relays what arrives on maze/hint/<sessionId> (portal/mqtt/engine.py)."""
