@@ -18,8 +18,7 @@ def platform(tmp_path_factory, request):
     p = Platform(tmp_path_factory.mktemp("platform"), **overrides)
     try:
         p.start_all()
-        p.create_user("alice")
-        p.create_user("bob")
+        p.create_users("alice", "bob")
         yield p
     finally:
         p.stop_all()

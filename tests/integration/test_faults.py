@@ -41,8 +41,7 @@ def ask(client, session_id, content, timeout=30):
 
 def ready(p: Platform, *, users=("alice",)) -> None:
     p.start_all()
-    for user in users:
-        p.create_user(user)
+    p.create_users(*users)
 
 
 def worker_state(p: Platform) -> dict:

@@ -99,8 +99,7 @@ def platform(setup):
         p.start_web()
         p.start_worker()
         p.start_responder(MQTT_BROKER_PORT=str(setup["tls_port"]), MQTT_TLS_CERT_FILE="", MQTT_TLS_KEY_FILE="")
-        p.create_user("alice")
-        p.create_user("bob")
+        p.create_users("alice", "bob")
         yield p
     finally:
         p.stop_all()
