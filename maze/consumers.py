@@ -3,6 +3,8 @@ the play the score is computed from (maze/play.py): each step, each hint's effec
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from django.conf import settings
@@ -21,6 +23,8 @@ from .publishing import publish_state
 MAX_FRAME_CHARS = 128 * 1024  # a 101×101 grid as JSON is about 21 KB
 MIN_HINT_REQUEST_INTERVAL = 0.2  # a button mashed 20 times a second asks once
 
+log = logging.getLogger("maze.consumers")
+
 
 class MazeConsumer(OwnedObjectConsumer):
     url_kwarg = "game_id"
@@ -30,6 +34,8 @@ class MazeConsumer(OwnedObjectConsumer):
         self.last_state_at = 0.0
         self.last_request_at = 0.0
         self.state_sent_at: float | None = None
+        self.deferred_state: dict | None = None  # a state that came too soon after the last one, sent later
+        self.deferred_sender: asyncio.Task | None = None
         self.game, self.llm_template = await run_db(self._load, user, object_id)
         self.may_write = await run_db(self._may_write, user, self.game)
         self.maze = await run_db(services.maze_of, self.game)
@@ -50,6 +56,8 @@ class MazeConsumer(OwnedObjectConsumer):
         telemetry.sockets.opened("hint", self.game.session_key)
 
     async def closed(self) -> None:
+        if self.deferred_sender is not None:
+            self.deferred_sender.cancel()
         telemetry.sockets.closed("hint", self.game.session_key)
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -135,8 +143,15 @@ class MazeConsumer(OwnedObjectConsumer):
         if wants_hint and now - self.last_request_at < MIN_HINT_REQUEST_INTERVAL:
             await self.send_error(None, "throttled", "Hint requested a moment ago; it is on its way.")
             return
-        if not wants_hint and now - self.last_state_at < settings.MAZE_STATE_MIN_INTERVAL:
-            return  # throttled on purpose: the next move sends a fresher state anyway
+        if not wants_hint and (wait := settings.MAZE_STATE_MIN_INTERVAL - (now - self.last_state_at)) > 0:
+            # Too soon after the last one: kept, and sent once the interval is over unless a newer state replaces it,
+            # so the LLM always ends up seeing where the player stopped (dropping it left the last move unseen).
+            self.deferred_state = message
+            if self.deferred_sender is None:
+                self.deferred_sender = asyncio.create_task(self._send_deferred(wait))
+            return
+        if wants_hint:
+            self.deferred_state = None  # the request carries the newest state
         if wants_hint and (
             wait := await ratelimit.retry_after(
                 scope="hint", user_id=self.game.owner_id, limit=ratelimit.Limit.parse(settings.HINT_RATE_LIMIT)
@@ -167,6 +182,17 @@ class MazeConsumer(OwnedObjectConsumer):
         if wants_hint:
             self.last_request_at = now
         self.state_sent_at = time.time()
+
+    async def _send_deferred(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.deferred_sender = None
+        message, self.deferred_state = self.deferred_state, None
+        if message is None:
+            return
+        try:
+            await self._on_state(message)
+        except Exception:  # noqa: BLE001 - the socket may have closed meanwhile; nothing is waiting on this
+            log.warning("a deferred maze state was not sent", exc_info=True)
 
     async def send_error(self, request_id, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail})

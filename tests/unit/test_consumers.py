@@ -757,3 +757,46 @@ def test_staff_without_the_permission_cannot_stop_answers(session, staff, monkey
 
     async_to_sync(scenario)()
     assert stops == []
+
+
+def test_a_state_sent_too_soon_goes_out_when_the_interval_is_over_the_newest_one(game, monkeypatch, settings):
+    """The browser paces its states, but they may reach the server closer together than MAZE_STATE_MIN_INTERVAL
+    (a busy machine): the last one must still reach the LLM, or the model never sees where the player stopped."""
+    from maze import consumers as maze_consumers
+    from portal.mqtt import gateway
+
+    game, maze = game
+    settings.MAZE_STATE_MIN_INTERVAL = 0.2
+    published: list[dict] = []
+
+    async def publish(payload):
+        published.append(payload)
+        return True
+
+    async def available():
+        return gateway.Availability(True, workers=("w1",))
+
+    monkeypatch.setattr(maze_consumers, "publish_state", publish)
+    monkeypatch.setattr(gateway, "worker_availability", available)
+    board = engine.maze_json(maze)
+    path = engine.shortest_path(maze.walls, maze.start, maze.exit)
+
+    def state_at(cell):
+        return {"type": "state", "state": {"walls": board["walls"], "player": list(cell), "exit": board["exit"]}}
+
+    client = logged_in(game.owner)
+
+    async def scenario():
+        communicator = await open_socket(maze_path(game.id), client)
+        for cell in path[:3]:  # three states at once: the first goes, the next two come too soon
+            await communicator.send_json_to(state_at(cell))
+        await settled(communicator)
+        assert [p["player_pos"] for p in published] == [list(path[0])]
+        deadline = time.monotonic() + WAIT
+        while len(published) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+    # The newest of the deferred ones, once: the one in between was superseded.
+    assert [p["player_pos"] for p in published] == [list(path[0]), list(path[2])]

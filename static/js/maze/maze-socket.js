@@ -3,7 +3,7 @@
 // message that asked for it (or the last state message sent when none asked).
 import { ChatSocket, chatSocketUrl } from "../chat-socket.js";
 
-export const STATE_INTERVAL_MS = 550; // the server drops plain states closer than 500 ms apart
+export const STATE_INTERVAL_MS = 550; // the server holds plain states closer than 500 ms apart until then
 const REQUEST_STALE_MS = 15000; // a hint request unanswered this long no longer counts as pending
 
 const REFUSAL_TEXT = {
