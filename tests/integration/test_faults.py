@@ -71,7 +71,7 @@ def test_broker_restart_under_chat_traffic(make_platform):
         what="the outage to be seen by the worker and by users",
     )
     p.broker.start()
-    back_at = time.monotonic()
+    back_at, resumed_from = time.monotonic(), len(statuses)
     # The next chat request succeeds within 2 s of the broker accepting connections again.
     wait_until(
         lambda: ask(alice, session["id"], "are you back?", timeout=5).status_code == 200,
@@ -80,10 +80,12 @@ def test_broker_restart_under_chat_traffic(make_platform):
         what="a chat to succeed after the broker came back",
     )
     recovered_in = time.monotonic() - back_at
+    # The steady traffic flows again too (its request in flight at the recovery may still have been refused).
+    wait_until(lambda: 200 in statuses[resumed_from:], 5, what="the steady traffic to flow again")
     stop.set()
     thread.join(30)
     assert set(statuses) <= OK_OR_CLEAR, statuses
-    assert statuses.count(200) > 5 and 503 in statuses
+    assert 503 in statuses
     assert recovered_in < 2.0
     wait_until(lambda: p.pending() == 0, 5, what="pending to drain")
     assert worker_state(p)["counters"]["reconnects"] >= 1
