@@ -55,9 +55,11 @@ async def run(stop: asyncio.Event, *, worker_id: str) -> None:
                 if task.done():
                     del playing[evaluation_id]
             try:
-                await run_db(evaluations.heartbeat, runner=worker_id)
+                # Each poll reads; it writes only when there is something to write (an idle worker takes no lock).
+                if playing:
+                    await run_db(evaluations.heartbeat, runner=worker_id)
                 await run_db(evaluations.requeue_stale)
-                if len(playing) < limits["MAX_RUNNING"]:
+                if len(playing) < limits["MAX_RUNNING"] and await run_db(evaluations.any_queued):
                     job = await _claim(redis, worker_id)
                     if job is not None:
                         log.info("evaluation %s claimed by %s", job["id"], worker_id)

@@ -184,6 +184,8 @@ def requeue_stale() -> list[int]:
     """Running evaluations whose worker went silent: back to the queue, or failed after MAX_ATTEMPTS claims."""
     cutoff = timezone.now() - timedelta(seconds=limits()["STALE_AFTER"])
     stale = Q(status=Evaluation.Status.RUNNING) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+    if not Evaluation.objects.filter(stale).exists():
+        return []  # the usual answer, read without a transaction (one takes SQLite's write lock)
     touched = []
     with transaction.atomic():
         for evaluation in Evaluation.objects.select_for_update().filter(stale):
@@ -199,6 +201,10 @@ def requeue_stale() -> list[int]:
             else:
                 release(evaluation.id, runner=evaluation.runner)
     return touched
+
+
+def any_queued() -> bool:
+    return Evaluation.objects.filter(status=Evaluation.Status.QUEUED).exists()
 
 
 def claim_next(*, runner: str) -> dict[str, Any] | None:
